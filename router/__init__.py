@@ -1,0 +1,3 @@
+"""Liquidity-crisis execution router."""
+
+__version__ = "0.1.0"

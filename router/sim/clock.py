@@ -1,0 +1,53 @@
+"""Scenario clocks: scenario seconds since the start of the simulated world."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> Decimal:
+        """Scenario seconds elapsed."""
+        ...
+
+
+class ManualClock:
+    """Moves only when told to: tests and exactly repeatable replays."""
+
+    def __init__(self, start: Decimal = Decimal(0)) -> None:
+        self._t = start
+
+    def now(self) -> Decimal:
+        return self._t
+
+    def advance(self, seconds: Decimal) -> Decimal:
+        if seconds < 0:
+            raise ValueError("a clock does not go backwards")
+        self._t += seconds
+        return self._t
+
+    def set(self, t: Decimal) -> None:
+        if t < self._t:
+            raise ValueError("a clock does not go backwards")
+        self._t = t
+
+
+class ScaledClock:
+    """Scenario time running ``speed`` times faster than a monotonic wall clock."""
+
+    def __init__(self, speed: Decimal, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.speed = speed
+        self._monotonic = monotonic
+        self._start = monotonic()
+
+    def now(self) -> Decimal:
+        elapsed = Decimal(repr(self._monotonic() - self._start))
+        return (elapsed * self.speed).quantize(Decimal("0.001"))
+
+
+def wall_ms() -> int:
+    """Exchange timestamps: real epoch milliseconds, as clients sign them."""
+    return time.time_ns() // 1_000_000

@@ -1,0 +1,179 @@
+"""Point unmodified ccxt Binance clients at a simulated venue.
+
+ccxt builds its URLs from Binance's real host names. Instead of rewriting them,
+the client gets an aiohttp session whose resolver maps every simulated Binance
+host to the venue's loopback port and whose TLS context trusts only the
+simulator's CA. Any other host name fails to resolve, so a client wired this way
+cannot reach the real exchange.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import socket
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import ccxt.async_support
+import ccxt.pro
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from router.sim.tls import SIM_HOSTS, client_ssl_context
+
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "fetchCurrencies": False,
+    "fetchMargins": False,
+    "fetchMarkets": {"types": ["spot", "linear"]},
+    "adjustForTimeDifference": False,
+}
+
+_RETRY_OPTION = "maxRetriesOnFailure"
+"""ccxt option making ``fetch2`` resend a request (orders included) after a network error."""
+
+_sessions: weakref.WeakKeyDictionary[Any, aiohttp.ClientSession] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class VenueEndpoint:
+    """Where a simulated venue listens and the credentials a client uses there."""
+
+    name: str
+    port: int
+    ca_cert: Path
+    api_key: str
+    secret: str
+    host: str = "127.0.0.1"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ValueError(f"venue {self.name!r}: port {self.port} is out of range")
+        try:
+            address = ipaddress.ip_address(self.host)
+        except ValueError:
+            raise ValueError(
+                f"venue {self.name!r}: host must be an IP literal, got {self.host!r}"
+            ) from None
+        if not address.is_loopback:
+            raise ValueError(f"venue {self.name!r}: host {self.host} is not a loopback address")
+
+    def __repr__(self) -> str:
+        return (
+            f"VenueEndpoint(name={self.name!r}, port={self.port!r}, ca_cert={self.ca_cert!r}, "
+            f"api_key={self.api_key!r}, secret='***', host={self.host!r})"
+        )
+
+
+class LoopbackResolver(AbstractResolver):
+    """Resolves the simulated Binance hosts to one venue, whatever port the URL names.
+
+    ccxt's spot websocket URL uses port 9443 and REST uses 443; aiohttp connects to
+    the port the resolver returns, so both land on the venue's single port. Other
+    names fail with ``socket.gaierror``, which aiohttp reports as a connection error.
+    """
+
+    def __init__(self, endpoint: VenueEndpoint, hosts: tuple[str, ...] = SIM_HOSTS) -> None:
+        self._endpoint = endpoint
+        self._hosts = frozenset(host.lower() for host in hosts)
+        family = ipaddress.ip_address(endpoint.host).version
+        self._family = socket.AF_INET6 if family == 6 else socket.AF_INET
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        name = host.lower().rstrip(".")
+        if name not in self._hosts:
+            raise socket.gaierror(
+                socket.EAI_NONAME,
+                f"{host!r} is not served by simulated venue {self._endpoint.name!r}; "
+                f"only {', '.join(sorted(self._hosts))} resolve",
+            )
+        return [
+            ResolveResult(
+                hostname=host,
+                host=self._endpoint.host,
+                port=self._endpoint.port,
+                family=self._family,
+                proto=socket.IPPROTO_TCP,
+                flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+            )
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+def make_session(endpoint: VenueEndpoint) -> aiohttp.ClientSession:
+    """An aiohttp session that reaches only ``endpoint``. Needs a running event loop."""
+    connector = aiohttp.TCPConnector(
+        resolver=LoopbackResolver(endpoint),
+        ssl=client_ssl_context(endpoint.ca_cert),
+        use_dns_cache=False,
+    )
+    return aiohttp.ClientSession(connector=connector, trust_env=False)
+
+
+def binance_client(
+    endpoint: VenueEndpoint,
+    *,
+    pro: bool = False,
+    options: dict[str, Any] | None = None,
+    **config: Any,
+) -> Any:
+    """An unmodified ccxt Binance client (``ccxt.pro`` when ``pro``) wired to ``endpoint``.
+
+    ccxt does not close a session it was given; release the client with
+    :func:`close_client` or use :func:`connect_binance`. Request retries stay off:
+    ccxt would otherwise resend an order whose fate it does not know.
+    Needs a running event loop.
+    """
+    merged_options = {**copy.deepcopy(DEFAULT_OPTIONS), **(options or {})}
+    if merged_options.setdefault(_RETRY_OPTION, 0) != 0:
+        raise ValueError(f"{_RETRY_OPTION} must stay 0: a retried request can duplicate an order")
+    if "session" in config:
+        raise ValueError("the session is created from the endpoint and cannot be replaced")
+    session = make_session(endpoint)
+    settings: dict[str, Any] = {
+        "apiKey": endpoint.api_key,
+        "secret": endpoint.secret,
+        "enableRateLimit": True,
+        "timeout": 10000,
+        **config,
+        "session": session,
+        "options": merged_options,
+    }
+    exchange_class = ccxt.pro.binance if pro else ccxt.async_support.binance
+    exchange = exchange_class(settings)
+    _sessions[exchange] = session
+    return exchange
+
+
+async def close_client(exchange: Any) -> None:
+    """Close a client from :func:`binance_client` together with its session."""
+    session = _sessions.pop(exchange, None) or exchange.session
+    try:
+        await exchange.close()
+    finally:
+        if session is not None:
+            await session.close()
+
+
+@asynccontextmanager
+async def connect_binance(
+    endpoint: VenueEndpoint,
+    *,
+    pro: bool = False,
+    options: dict[str, Any] | None = None,
+    **config: Any,
+) -> AsyncIterator[Any]:
+    """Yield :func:`binance_client` and close it and its session on exit."""
+    exchange = binance_client(endpoint, pro=pro, options=options, **config)
+    try:
+        yield exchange
+    finally:
+        await close_client(exchange)

@@ -1,0 +1,56 @@
+"""A small registry of the simulated REST endpoints and what each needs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from router.sim.venue import SimVenue
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request as a handler sees it: the venue, its parameters and injected faults."""
+
+    venue: SimVenue
+    params: dict[str, str]
+    fill_ratio: Decimal | None = None
+    force_insufficient: bool = False
+
+
+Handler = Callable[[Call], Any]
+
+
+@dataclass(frozen=True)
+class Route:
+    handler: Handler
+    signed: bool
+    places_order: bool
+
+
+class Routes:
+    def __init__(self) -> None:
+        self.table: dict[tuple[str, str], Route] = {}
+
+    def _register(
+        self, method: str, path: str, signed: bool, places_order: bool
+    ) -> Callable[[Handler], Handler]:
+        def decorate(handler: Handler) -> Handler:
+            self.table[(method, path)] = Route(handler, signed, places_order)
+            return handler
+
+        return decorate
+
+    def get(self, path: str, *, signed: bool = False) -> Callable[[Handler], Handler]:
+        return self._register("GET", path, signed, False)
+
+    def post(
+        self, path: str, *, signed: bool = False, places_order: bool = False
+    ) -> Callable[[Handler], Handler]:
+        return self._register("POST", path, signed, places_order)
+
+    def delete(self, path: str, *, signed: bool = False) -> Callable[[Handler], Handler]:
+        return self._register("DELETE", path, signed, False)
