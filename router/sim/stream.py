@@ -27,10 +27,6 @@ Levels = dict[Decimal, Decimal]
 ZERO = Decimal(0)
 
 
-def _levels_of(levels: Levels) -> list[tuple[Decimal, Decimal]]:
-    return sorted(levels.items())
-
-
 def _diff(before: Levels, after: Levels) -> list[tuple[Decimal, Decimal]]:
     """Levels whose quantity changed, with the new quantity (0 = the level is gone)."""
     changed = [(p, q) for p, q in after.items() if before.get(p) != q]
@@ -55,6 +51,7 @@ class DepthHub:
         self._last: dict[MarketKind, tuple[Levels, Levels]] = {}
         for kind, market in venue.markets.items():
             self._published[kind] = market.book.update_id
+            self._last[kind] = (market.book.bids.snapshot(), market.book.asks.snapshot())
 
     def publish(self) -> None:
         """Emit one event per market that changed since the last call."""
@@ -64,17 +61,13 @@ class DepthHub:
             if book.update_id == previous:
                 continue
             self._published[kind] = book.update_id
+            bids, asks = book.bids.snapshot(), book.asks.snapshot()
+            last_bids, last_asks = self._last[kind]
+            self._last[kind] = (bids, asks)
             subscribers = self._subscribers[kind]
             if not subscribers:
-                self._last.pop(kind, None)
                 continue
-            bids, asks = book.bids.snapshot(), book.asks.snapshot()
-            last = self._last.get(kind)
-            self._last[kind] = (bids, asks)
-            if last is None:
-                changed_bids, changed_asks = _levels_of(bids), _levels_of(asks)
-            else:
-                changed_bids, changed_asks = _diff(last[0], bids), _diff(last[1], asks)
+            changed_bids, changed_asks = _diff(last_bids, bids), _diff(last_asks, asks)
             now = self.venue.wall_ms()
             rules = market.rules
             event: dict[str, Any] = {
