@@ -51,6 +51,7 @@ PROFILE_FILES: dict[Market, str] = {
     "linear": "l2-profile-usdm.json",
 }
 _LEG_S = CANDLE_S / 3
+_WALK_STEP_S = 1.0
 _EPS_TICKS = 1e-6
 _FLOW_PLACES = Decimal("0.00000001")
 _BPS = Decimal(10000)
@@ -160,10 +161,13 @@ def _stable_int(*parts: object) -> int:
 
 
 class _SyntheticMid:
-    """Seeded geometric random walk sampled every tick, linear in between."""
+    """Seeded geometric random walk sampled every second, linear in between.
+
+    The grid does not depend on ``tick_s``, so a seed gives the same path at any tick.
+    """
 
     def __init__(self, path: SyntheticPath, scenario: Scenario, rng: random.Random) -> None:
-        self._dt = float(scenario.tick_s)
+        self._dt = _WALK_STEP_S
         steps = math.ceil(float(scenario.duration_s) / self._dt)
         times = [float(s.at_s) for s in scenario.stages]
         drifts = [float(s.drift_per_hour) for s in scenario.stages]
@@ -370,4 +374,5 @@ class MarketModel:
         return merged
 
     def _to_levels(self, levels: dict[int, int]) -> tuple[Level, ...]:
-        return tuple(zip(map(self._tick.__mul__, levels), map(self._step.__mul__, levels.values())))
+        prices = map(self._tick.__mul__, levels)
+        return tuple(zip(prices, map(self._step.__mul__, levels.values()), strict=True))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from decimal import Decimal
 from typing import Any
@@ -88,10 +89,10 @@ async def test_update_ids_chain_on_the_raw_stream(cluster: SimCluster, clock: Ma
         perp_events = await _read(perp_ws, 5)
         await spot_ws.close()
         await perp_ws.close()
-    for previous, current in zip(spot_events, spot_events[1:], strict=False):
+    for previous, current in itertools.pairwise(spot_events):
         assert current["U"] == previous["u"] + 1
         assert "pu" not in current
-    for previous, current in zip(perp_events, perp_events[1:], strict=False):
+    for previous, current in itertools.pairwise(perp_events):
         assert current["pu"] == previous["u"]
         assert current["e"] == "depthUpdate"
 
