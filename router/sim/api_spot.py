@@ -105,8 +105,7 @@ def order_answer(venue: SimVenue, order: Order, resp_type: str) -> dict[str, Any
         return order.spot_ack()
     answer = order.spot_result()
     if resp_type == "FULL":
-        trades = {t.id: t for t in venue.trades if t.market == "spot" and t.order_id == order.id}
-        answer["fills"] = [spot_fill_json(trades[i]) for i in order.trade_ids]
+        answer["fills"] = [spot_fill_json(t) for t in venue.order_trades(order)]
     return answer
 
 

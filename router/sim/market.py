@@ -289,12 +289,14 @@ class MarketModel:
         return _to_decimal(self._path.at(float(max(t, Decimal(0)))))
 
     def mid(self, t: Decimal) -> Decimal:
+        """This venue's mid for this market: the world's, with offset (and basis for USD-M)."""
         return _to_decimal(self._mid_f(t))
 
     def _mid_f(self, t: Decimal) -> float:
         return self._path.at(float(max(t, Decimal(0)))) * self._price_factor
 
     def conditions(self, t: Decimal) -> Conditions:
+        """Stage values at ``t`` for this venue: scaled depth and flows, total spread."""
         depth, spread, stretch, sell, buy = self._stages.at(t)
         depth_mult, spread_mult = self._multipliers.at(t)
         label = self._labels[max(bisect_right(self._stages.times, t) - 1, 0)]
@@ -309,6 +311,7 @@ class MarketModel:
         )
 
     def frame(self, t: Decimal) -> MarketFrame:
+        """The outside market at scenario time ``t`` (times before 0 count as 0)."""
         now = max(t, Decimal(0))
         cond = self.conditions(now)
         mid_f = self._mid_f(now)

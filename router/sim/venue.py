@@ -131,6 +131,7 @@ class SimVenue:
         self.futures = FuturesAccount(wallet=spec.futures_wallet, leverage=spec.leverage)
         self.orders: dict[MarketKind, dict[int, Order]] = {"spot": {}, "linear": {}}
         self.trades: list[Trade] = []
+        self.trades_by_id: dict[tuple[MarketKind, int], Trade] = {}
         self._open_client_ids: dict[tuple[MarketKind, str], int] = {}
         self._latest_client_ids: dict[tuple[MarketKind, str], int] = {}
         self._next_order_id = {"spot": 1_000_001, "linear": 7_000_001}
@@ -561,7 +562,7 @@ class SimVenue:
             order.executed_qty += match.qty
             order.cum_quote += quote
             order.trade_ids.append(trade_id)
-            self.trades.append(
+            self._record(
                 Trade(
                     id=trade_id,
                     order_id=order.id,
@@ -584,6 +585,13 @@ class SimVenue:
         if order.status == "FILLED":
             self._release(market, order)
             self._open_client_ids.pop((market.kind, order.client_order_id), None)
+
+    def _record(self, trade: Trade) -> None:
+        self.trades.append(trade)
+        self.trades_by_id[(trade.market, trade.id)] = trade
+
+    def order_trades(self, order: Order) -> list[Trade]:
+        return [self.trades_by_id[(order.market, i)] for i in order.trade_ids]
 
     def _release(self, market: SimMarket, order: Order) -> None:
         """Unlock what an order no longer needs once it is done."""
@@ -663,9 +671,11 @@ class SimVenue:
         limit: int = 500,
     ) -> list[Trade]:
         self.market(kind, symbol)
-        rows = [t for t in self.trades if t.market == kind and t.symbol == symbol]
         if order_id is not None:
-            rows = [t for t in rows if t.order_id == order_id]
+            order = self.orders[kind].get(order_id)
+            rows = self.order_trades(order) if order is not None else []
+        else:
+            rows = [t for t in self.trades if t.market == kind and t.symbol == symbol]
         if from_id is not None:
             rows = [t for t in rows if t.id >= from_id]
         else:

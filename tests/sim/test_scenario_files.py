@@ -96,6 +96,11 @@ def test_crises_replay_thirty_minutes_in_about_thirty_seconds(name: str) -> None
             "path.candles.start",
         ),
         (
+            'name = "x"\n[path]\nkind = "candles"\nfile = "BTCUSDT-1m-2022-11-08_09.csv"\n'
+            'start = "2022-11-10T00:00:00Z"\n[[venues]]\nname = "a"\n',
+            "start: 2022-11-10T00:00:00Z is outside",
+        ),
+        (
             'name = "x"\n[[venues]]\nname = "a"\n[[faults]]\nkind = "outage"\nvenue = "b"\n',
             "faults",
         ),
