@@ -6,18 +6,17 @@ from decimal import Decimal
 from typing import Any
 
 from router.sim import errors
-from router.sim.orders import futures_trade_json
-from router.sim.routes import Call, Routes
+from router.sim.orders import fmt_places, futures_trade_json
+from router.sim.routes import Call, Routes, check_symbols
 from router.sim.venue import SimMarket, SimVenue
 
 routes = Routes()
 FUTURES_DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
 MAINT_MARGIN_RATIO = Decimal("0.004")
-_Q = Decimal("0.00000001")
 
 
 def _s(value: Decimal) -> str:
-    return str(value.quantize(_Q))
+    return fmt_places(value, 8)
 
 
 def _linear(call: Call) -> SimMarket:
@@ -55,6 +54,7 @@ def server_time(call: Call) -> Any:
 
 @routes.get("/fapi/v1/exchangeInfo")
 def exchange_info(call: Call) -> Any:
+    check_symbols(call, "linear")
     venue = call.venue
     market = venue.markets.get("linear")
     return {

@@ -7,7 +7,7 @@ from typing import Any
 
 from router.sim import errors
 from router.sim.orders import Order, fmt8, spot_fill_json, spot_trade_json
-from router.sim.routes import Call, Routes
+from router.sim.routes import Call, Routes, check_symbols
 from router.sim.venue import SimVenue
 
 routes = Routes()
@@ -44,6 +44,7 @@ def server_time(call: Call) -> Any:
 
 @routes.get("/api/v3/exchangeInfo")
 def exchange_info(call: Call) -> Any:
+    check_symbols(call, "spot")
     market = call.venue.markets["spot"]
     return {
         "timezone": "UTC",

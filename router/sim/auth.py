@@ -30,12 +30,18 @@ class Credentials:
 
 
 def parse_params(query: str, body: str) -> dict[str, str]:
-    """All parameters of a request; a parameter sent twice is malformed (-1101)."""
+    """All parameters of a request.
+
+    A parameter sent in both the query string and the body takes the query string's
+    value, as Binance documents; one sent twice in the same place is malformed (-1101).
+    """
     params: dict[str, str] = {}
-    for source in (query, body):
+    for source in (body, query):
+        seen: set[str] = set()
         for key, value in parse_qsl(source, keep_blank_values=True):
-            if key in params:
-                raise errors.ApiError(-1101, f"Duplicate values for parameter '{key}'.")
+            if key in seen:
+                raise errors.ApiError(-1101, "Duplicate values for a parameter detected.")
+            seen.add(key)
             params[key] = value
     return params
 

@@ -14,7 +14,12 @@ SPOT_DECIMALS = Decimal("0.00000001")
 
 def fmt8(value: Decimal) -> str:
     """Spot's fixed eight-decimal strings ("0.50000000")."""
-    return str(value.quantize(SPOT_DECIMALS))
+    return f"{value.quantize(SPOT_DECIMALS):f}"
+
+
+def fmt_places(value: Decimal, places: int) -> str:
+    """A plain decimal string with ``places`` decimals (never exponent notation)."""
+    return f"{value:.{places}f}"
 
 
 def fmt_step(value: Decimal, step: Decimal) -> str:
@@ -150,11 +155,11 @@ class Order:
             "status": self.status,
             "clientOrderId": self.client_order_id,
             "price": fmt_step(self.price, tick),
-            "avgPrice": str(self.avg_price.quantize(Decimal("0.00001"))),
+            "avgPrice": fmt_places(self.avg_price, 5),
             "origQty": fmt_step(self.orig_qty, step),
             "executedQty": fmt_step(self.executed_qty, step),
             "cumQty": fmt_step(self.executed_qty, step),
-            "cumQuote": str(self.cum_quote.quantize(Decimal("0.00001"))),
+            "cumQuote": fmt_places(self.cum_quote, 5),
             "timeInForce": self.time_in_force,
             "type": self.type,
             "reduceOnly": self.reduce_only,
@@ -206,15 +211,15 @@ def futures_trade_json(trade: Trade, tick: Decimal, step: Decimal) -> dict[str, 
     """``GET /fapi/v1/userTrades`` row."""
     return {
         "buyer": trade.side == "BUY",
-        "commission": str(trade.commission.quantize(SPOT_DECIMALS)),
+        "commission": fmt_places(trade.commission, 8),
         "commissionAsset": trade.commission_asset,
         "id": trade.id,
         "maker": trade.is_maker,
         "orderId": trade.order_id,
         "price": fmt_step(trade.price, tick),
         "qty": fmt_step(trade.qty, step),
-        "quoteQty": str(trade.quote_qty.quantize(Decimal("0.00001"))),
-        "realizedPnl": str(trade.realized_pnl.quantize(SPOT_DECIMALS)),
+        "quoteQty": fmt_places(trade.quote_qty, 5),
+        "realizedPnl": fmt_places(trade.realized_pnl, 8),
         "side": trade.side,
         "positionSide": "BOTH",
         "symbol": trade.symbol,

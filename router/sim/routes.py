@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from router.sim import errors
+
 if TYPE_CHECKING:
+    from router.sim.orders import MarketKind
     from router.sim.venue import SimVenue
 
 
@@ -54,3 +58,22 @@ class Routes:
 
     def delete(self, path: str, *, signed: bool = False) -> Callable[[Handler], Handler]:
         return self._register("DELETE", path, signed, False)
+
+
+def check_symbols(call: Call, kind: MarketKind) -> None:
+    """``symbol`` / ``symbols`` filters of exchangeInfo: an unknown symbol is -1121."""
+    wanted: list[str] = []
+    if call.params.get("symbol"):
+        wanted.append(call.params["symbol"])
+    if call.params.get("symbols"):
+        try:
+            listed = json.loads(call.params["symbols"])
+        except ValueError as exc:
+            raise errors.illegal_chars("symbols", '^\\[".*"\\]$') from exc
+        if not isinstance(listed, list):
+            raise errors.illegal_chars("symbols", '^\\[".*"\\]$')
+        wanted.extend(str(item) for item in listed)
+    market = call.venue.markets.get(kind)
+    for symbol in wanted:
+        if market is None or symbol != market.rules.symbol:
+            raise errors.invalid_symbol()

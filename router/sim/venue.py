@@ -617,16 +617,21 @@ class SimVenue:
     def find_order(
         self, kind: MarketKind, symbol: str | None, order_id: str | None, client_id: str | None
     ) -> Order:
+        """An order by ``orderId`` or, failing that, the latest with ``origClientOrderId``.
+
+        When both are sent ``orderId`` takes precedence, as Binance documents.
+        """
         self.market(kind, symbol)
-        if order_id is None and client_id is None:
-            raise errors.mandatory("orderId")
+        if not order_id and not client_id:
+            raise errors.ApiError(
+                -1102,
+                "Param 'orderId' or 'origClientOrderId' must be sent, but both were empty/null!",
+            )
         found: Order | None = None
-        if order_id is not None:
+        if order_id:
             if not order_id.isdigit():
                 raise errors.illegal_chars("orderId", "^[0-9]{1,20}$")
             found = self.orders[kind].get(int(order_id))
-            if found is not None and client_id is not None and (found.client_order_id != client_id):
-                found = None
         else:
             assert client_id is not None
             latest = self._latest_client_ids.get((kind, client_id))

@@ -99,7 +99,8 @@ def test_timestamp_window(skew: int) -> None:
     assert rejected.value.code == -1021
 
 
-def test_duplicate_parameter_is_rejected() -> None:
+def test_query_string_wins_over_body_and_duplicates_are_rejected() -> None:
+    assert parse_params("a=1&b=2", "a=3&c=4") == {"a": "1", "b": "2", "c": "4"}
     with pytest.raises(errors.ApiError) as rejected:
-        parse_params("a=1", "a=2")
+        parse_params("a=1&a=2", "")
     assert rejected.value.code == -1101
