@@ -26,22 +26,6 @@ def _linear(call: Call) -> SimMarket:
     return market
 
 
-def _symbol(call: Call) -> str:
-    symbol = call.params.get("symbol")
-    if not symbol:
-        raise errors.mandatory("symbol")
-    return symbol
-
-
-def _int(params: dict[str, str], name: str) -> int | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return None
-    if not raw.isdigit():
-        raise errors.illegal_chars(name, "^[0-9]{1,20}$")
-    return int(raw)
-
-
 @routes.get("/fapi/v1/ping")
 def ping(call: Call) -> Any:
     return {}
@@ -84,8 +68,8 @@ def exchange_info(call: Call) -> Any:
 
 @routes.get("/fapi/v1/depth")
 def depth(call: Call) -> Any:
-    market = call.venue.market("linear", _symbol(call))
-    limit = _int(call.params, "limit") or 500
+    market = call.venue.market("linear", call.symbol())
+    limit = call.int_param("limit") or 500
     if limit not in FUTURES_DEPTH_LIMITS:
         limit = min((x for x in FUTURES_DEPTH_LIMITS if x >= limit), default=1000)
     now = call.venue.wall_ms()
@@ -140,7 +124,7 @@ def new_order(call: Call) -> Any:
 def query_order(call: Call) -> Any:
     p = call.params
     order = call.venue.find_order(
-        "linear", _symbol(call), p.get("orderId"), p.get("origClientOrderId")
+        "linear", call.symbol(), p.get("orderId"), p.get("origClientOrderId")
     )
     rules = call.venue.markets["linear"].rules
     return order.futures_json(rules.f.tick_size, rules.f.step_size)
@@ -150,7 +134,7 @@ def query_order(call: Call) -> Any:
 def cancel_order(call: Call) -> Any:
     p = call.params
     order = call.venue.cancel_order(
-        "linear", _symbol(call), p.get("orderId"), p.get("origClientOrderId")
+        "linear", call.symbol(), p.get("orderId"), p.get("origClientOrderId")
     )
     rules = call.venue.markets["linear"].rules
     return order.futures_json(rules.f.tick_size, rules.f.step_size)
@@ -167,7 +151,7 @@ def open_orders(call: Call) -> Any:
 
 @routes.delete("/fapi/v1/allOpenOrders", signed=True)
 def cancel_all(call: Call) -> Any:
-    symbol = _symbol(call)
+    symbol = call.symbol()
     for order in call.venue.open_orders("linear", symbol):
         call.venue.cancel_order("linear", symbol, str(order.id), None)
     return {"code": 200, "msg": "The operation of cancel all open order is done."}
@@ -175,16 +159,15 @@ def cancel_all(call: Call) -> Any:
 
 @routes.get("/fapi/v1/userTrades", signed=True)
 def user_trades(call: Call) -> Any:
-    p = call.params
     rules = _linear(call).rules
     rows = call.venue.account_trades(
         "linear",
-        _symbol(call),
-        order_id=_int(p, "orderId"),
-        from_id=_int(p, "fromId"),
-        start_ms=_int(p, "startTime"),
-        end_ms=_int(p, "endTime"),
-        limit=min(_int(p, "limit") or 500, 1000),
+        call.symbol(),
+        order_id=call.int_param("orderId"),
+        from_id=call.int_param("fromId"),
+        start_ms=call.int_param("startTime"),
+        end_ms=call.int_param("endTime"),
+        limit=min(call.int_param("limit") or 500, 1000),
     )
     return [futures_trade_json(t, rules.f.tick_size, rules.f.step_size) for t in rows]
 
@@ -228,8 +211,8 @@ def leverage_bracket(call: Call) -> Any:
 
 @routes.post("/fapi/v1/leverage", signed=True)
 def set_leverage(call: Call) -> Any:
-    market = call.venue.market("linear", _symbol(call))
-    leverage = _int(call.params, "leverage")
+    market = call.venue.market("linear", call.symbol())
+    leverage = call.int_param("leverage")
     if leverage is None:
         raise errors.mandatory("leverage")
     if not 1 <= leverage <= 125:

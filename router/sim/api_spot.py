@@ -23,15 +23,6 @@ def _limit(params: dict[str, str], default: int, maximum: int) -> int:
     return max(1, min(int(raw), maximum))
 
 
-def _optional_int(params: dict[str, str], name: str) -> int | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return None
-    if not raw.isdigit():
-        raise errors.illegal_chars(name, "^[0-9]{1,20}$")
-    return int(raw)
-
-
 @routes.get("/api/v3/ping")
 def ping(call: Call) -> Any:
     return {}
@@ -66,7 +57,7 @@ def exchange_info(call: Call) -> Any:
 
 @routes.get("/api/v3/depth")
 def depth(call: Call) -> Any:
-    market = call.venue.market("spot", call.params.get("symbol") or _missing("symbol"))
+    market = call.venue.market("spot", call.symbol())
     limit = _limit(call.params, 100, SPOT_DEPTH_MAX)
     return {
         "lastUpdateId": market.book.update_id,
@@ -77,13 +68,13 @@ def depth(call: Call) -> Any:
 
 @routes.get("/api/v3/avgPrice")
 def avg_price(call: Call) -> Any:
-    market = call.venue.market("spot", call.params.get("symbol") or _missing("symbol"))
+    market = call.venue.market("spot", call.symbol())
     return {"mins": 5, "price": fmt8(market.avg_price()), "closeTime": call.venue.wall_ms()}
 
 
 @routes.get("/api/v3/ticker/bookTicker")
 def book_ticker(call: Call) -> Any:
-    market = call.venue.market("spot", call.params.get("symbol") or _missing("symbol"))
+    market = call.venue.market("spot", call.symbol())
     bids = market.book.bids.levels(1)
     asks = market.book.asks.levels(1)
     bid = bids[0] if bids else (Decimal(0), Decimal(0))
@@ -95,10 +86,6 @@ def book_ticker(call: Call) -> Any:
         "askPrice": fmt8(ask[0]),
         "askQty": fmt8(ask[1]),
     }
-
-
-def _missing(name: str) -> str:
-    raise errors.mandatory(name)
 
 
 def order_answer(venue: SimVenue, order: Order, resp_type: str) -> dict[str, Any]:
@@ -129,7 +116,7 @@ def new_order(call: Call) -> Any:
 def query_order(call: Call) -> Any:
     p = call.params
     order = call.venue.find_order(
-        "spot", p.get("symbol") or _missing("symbol"), p.get("orderId"), p.get("origClientOrderId")
+        "spot", call.symbol(), p.get("orderId"), p.get("origClientOrderId")
     )
     return order.spot_json(call.venue.markets["spot"].rules.f.tick_size)
 
@@ -138,7 +125,7 @@ def query_order(call: Call) -> Any:
 def cancel_order(call: Call) -> Any:
     p = call.params
     order = call.venue.cancel_order(
-        "spot", p.get("symbol") or _missing("symbol"), p.get("orderId"), p.get("origClientOrderId")
+        "spot", call.symbol(), p.get("orderId"), p.get("origClientOrderId")
     )
     return {
         "symbol": order.symbol,
@@ -168,7 +155,7 @@ def open_orders(call: Call) -> Any:
 
 @routes.delete("/api/v3/openOrders", signed=True)
 def cancel_all(call: Call) -> Any:
-    symbol = call.params.get("symbol") or _missing("symbol")
+    symbol = call.symbol()
     out = []
     for order in call.venue.open_orders("spot", symbol):
         call.venue.cancel_order("spot", symbol, str(order.id), None)
@@ -178,12 +165,12 @@ def cancel_all(call: Call) -> Any:
 
 @routes.get("/api/v3/allOrders", signed=True)
 def all_orders(call: Call) -> Any:
-    symbol = call.params.get("symbol") or _missing("symbol")
+    symbol = call.symbol()
     call.venue.market("spot", symbol)
     limit = _limit(call.params, 500, 1000)
     tick = call.venue.markets["spot"].rules.f.tick_size
     rows = [o for o in call.venue.orders["spot"].values() if o.symbol == symbol]
-    from_id = _optional_int(call.params, "orderId")
+    from_id = call.int_param("orderId")
     rows = [o for o in rows if o.id >= from_id][:limit] if from_id is not None else rows[-limit:]
     return [o.spot_json(tick) for o in rows]
 
@@ -191,14 +178,14 @@ def all_orders(call: Call) -> Any:
 @routes.get("/api/v3/myTrades", signed=True)
 def my_trades(call: Call) -> Any:
     p = call.params
-    symbol = p.get("symbol") or _missing("symbol")
+    symbol = call.symbol()
     rows = call.venue.account_trades(
         "spot",
         symbol,
-        order_id=_optional_int(p, "orderId"),
-        from_id=_optional_int(p, "fromId"),
-        start_ms=_optional_int(p, "startTime"),
-        end_ms=_optional_int(p, "endTime"),
+        order_id=call.int_param("orderId"),
+        from_id=call.int_param("fromId"),
+        start_ms=call.int_param("startTime"),
+        end_ms=call.int_param("endTime"),
         limit=_limit(p, 500, 1000),
     )
     return [spot_trade_json(t) for t in rows]

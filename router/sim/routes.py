@@ -24,6 +24,22 @@ class Call:
     fill_ratio: Decimal | None = None
     force_insufficient: bool = False
 
+    def symbol(self) -> str:
+        """The mandatory ``symbol`` parameter."""
+        symbol = self.params.get("symbol")
+        if not symbol:
+            raise errors.mandatory("symbol")
+        return symbol
+
+    def int_param(self, name: str) -> int | None:
+        """An optional whole-number parameter (-1100 when malformed)."""
+        raw = self.params.get(name)
+        if raw is None or raw == "":
+            return None
+        if not raw.isdigit():
+            raise errors.illegal_chars(name, "^[0-9]{1,20}$")
+        return int(raw)
+
 
 Handler = Callable[[Call], Any]
 
