@@ -6,4 +6,5 @@ scripts/bootstrap.sh
 .venv/bin/ruff check router tests scripts
 .venv/bin/ruff format --check router tests scripts
 .venv/bin/mypy router
+.venv/bin/mypy --strict router/core
 .venv/bin/pytest "$@"
