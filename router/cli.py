@@ -7,13 +7,19 @@ import contextlib
 import json
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from alembic.util.exc import CommandError
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from router.core.plan import plan
+from router.journal import migrate
+from router.journal.db import journal_url, make_engine, redacted
 from router.render import render_plan
 from router.sim.scenario import ScenarioError, load_scenario
 from router.sim.server import SimCluster
@@ -21,6 +27,8 @@ from router.sim.server import SimCluster
 app = typer.Typer(help="Liquidity-crisis execution router.", no_args_is_help=True)
 sim_app = typer.Typer(help="The venue simulator: Binance spot and USD-M on loopback.")
 app.add_typer(sim_app, name="sim")
+db_app = typer.Typer(help="The journal database: schema migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 
 DEFAULT_TLS_DIR = Path("var/tls")
 
@@ -97,6 +105,109 @@ def plan_command(
         typer.echo(json.dumps(answer, indent=2))
         return
     render_plan(answer)
+
+
+UrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        help="Journal database URL; default $ROUTER_JOURNAL_URL, else the SQLite file "
+        "var/journal.db.",
+        show_default=False,
+    ),
+]
+
+DB_ERRORS = (SQLAlchemyError, CommandError, OSError, ImportError, migrate.MigrationError)
+"""What a migration command reports as one line: unreachable or unknown databases, bad
+URLs, missing drivers, unknown revisions. Anything else is a bug and keeps its traceback."""
+
+
+def _first_line(exc: BaseException) -> str:
+    """The gist of a database error, without SQLAlchemy's wrapping and links."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    lines = str(exc).strip().splitlines()
+    message = lines[0].strip() if lines else type(exc).__name__
+    if isinstance(exc, ImportError):
+        message = (
+            f"missing database driver ({message}); use postgresql+asyncpg:// or sqlite+aiosqlite://"
+        )
+    return message
+
+
+def _describe(revision: str | None) -> str:
+    if revision is None:
+        return "base (no journal tables)"
+    return f"{revision} (head)" if revision == migrate.head_revision() else revision
+
+
+def _run_on_journal(
+    url: str | None, action: Callable[[AsyncEngine], Awaitable[None]]
+) -> tuple[str, str | None]:
+    """Run ``action`` on the journal at ``url``; the redacted URL and the revision after it.
+
+    Errors end the command with one line on stderr and exit code 2.
+    """
+    resolved = journal_url(url)
+    try:
+        shown = redacted(resolved)
+    except ArgumentError as exc:
+        typer.echo(f"error: invalid journal URL: {_first_line(exc)}", err=True)
+        raise typer.Exit(2) from exc
+
+    async def run() -> str | None:
+        engine = make_engine(resolved)
+        try:
+            await action(engine)
+            return await migrate.current(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        revision = asyncio.run(run())
+    except DB_ERRORS as exc:
+        typer.echo(f"error: {shown}: {_first_line(exc)}", err=True)
+        raise typer.Exit(2) from exc
+    return shown, revision
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Option(help="Revision to migrate up to.")] = "head",
+    url: UrlOption = None,
+) -> None:
+    """Migrate the journal's schema up (creating it in an empty database)."""
+
+    async def action(engine: AsyncEngine) -> None:
+        await migrate.upgrade(engine, revision)
+
+    shown, now = _run_on_journal(url, action)
+    typer.echo(f"upgraded {shown} to {_describe(now)}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Revision to migrate down to; base = none.")],
+    url: UrlOption = None,
+) -> None:
+    """Migrate the journal's schema down; base drops every journal table and its data."""
+
+    async def action(engine: AsyncEngine) -> None:
+        await migrate.downgrade(engine, revision)
+
+    shown, now = _run_on_journal(url, action)
+    typer.echo(f"downgraded {shown} to {_describe(now)}")
+
+
+@db_app.command("current")
+def db_current(url: UrlOption = None) -> None:
+    """Print the journal schema's revision."""
+
+    async def action(engine: AsyncEngine) -> None:
+        return None
+
+    shown, now = _run_on_journal(url, action)
+    typer.echo(f"{shown} is at {_describe(now)}")
 
 
 def main() -> None:

@@ -1,0 +1,185 @@
+"""Recovery on start (and takeover): make the journal agree with the venues again.
+
+Every unfinished close this process can claim is reconciled: each attempt that is not
+final (PENDING_SEND, SENT, UNKNOWN, and resting OPEN / PARTIALLY_FILLED ones) is
+looked up on its venue by client order id; missing fills are read from the venue's
+trade history and inserted (once), states are corrected, and the close is either
+ready to resume or handed to the operator with a reason when a venue cannot answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Protocol
+
+from router.core.orders import OrderState
+from router.journal.records import AttemptView, CloseView, FillRecord
+from router.journal.repository import Journal, OutcomeUpdate
+
+ZERO = Decimal(0)
+DEFAULT_LEASE = timedelta(seconds=30)
+
+
+@dataclass(frozen=True, slots=True)
+class VenueOrder:
+    """What a venue says about one order (state already mapped to ours)."""
+
+    client_order_id: str
+    exchange_order_id: str
+    state: OrderState
+    filled_qty: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class VenueTrade:
+    trade_id: str
+    exchange_order_id: str
+    side: str
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal
+    fee_asset: str | None
+    traded_at: datetime
+
+
+class LookupFailed(Exception):
+    """The venue could not answer now (down, rate-limited): the order stays in doubt."""
+
+
+class VenueLookup(Protocol):
+    """What recovery needs from a venue; the engine's venue adapter implements it."""
+
+    async def order_by_client_id(
+        self, venue: str, market: str, symbol: str, client_order_id: str
+    ) -> VenueOrder | None:
+        """The order, or ``None`` if the venue has no order with that client id."""
+        ...
+
+    async def trades_for_order(
+        self, venue: str, market: str, symbol: str, exchange_order_id: str
+    ) -> Sequence[VenueTrade]: ...
+
+
+@dataclass
+class CloseRecovery:
+    close: CloseView
+    reconciled: list[str] = field(default_factory=list)
+    unresolved: list[str] = field(default_factory=list)
+    fills_added: int = 0
+    filled_qty: Decimal = ZERO
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.close.requested_qty - self.filled_qty - self.close.hedged_qty
+
+    @property
+    def resumable(self) -> bool:
+        return not self.unresolved
+
+
+@dataclass
+class RecoveryReport:
+    closes: list[CloseRecovery] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    """Closes another live process holds."""
+
+
+async def reconcile_attempt(journal: Journal, lookup: VenueLookup, attempt: AttemptView) -> int:
+    """Bring one attempt in line with its venue; return how many fills were added.
+
+    Raises :class:`LookupFailed` when the venue cannot answer.
+    """
+    order = await lookup.order_by_client_id(
+        attempt.venue, attempt.market, attempt.symbol, attempt.client_order_id
+    )
+    if order is None:
+        if attempt.state in (OrderState.OPEN, OrderState.PARTIALLY_FILLED):
+            raise LookupFailed(
+                f"{attempt.venue} no longer knows acknowledged order {attempt.client_order_id}"
+            )
+        await journal.record_outcome(
+            attempt.client_order_id,
+            OutcomeUpdate(
+                OrderState.REJECTED,
+                error_class="NotPlaced",
+                error_message="recovery: the venue has no order with this client order id",
+            ),
+        )
+        return 0
+    trades: Sequence[VenueTrade] = ()
+    if order.filled_qty > 0:
+        trades = await lookup.trades_for_order(
+            attempt.venue, attempt.market, attempt.symbol, order.exchange_order_id
+        )
+    fills = [
+        FillRecord(
+            close_id=attempt.close_id,
+            client_order_id=attempt.client_order_id,
+            venue=attempt.venue,
+            market=attempt.market,
+            trade_id=t.trade_id,
+            exchange_order_id=t.exchange_order_id,
+            side=t.side,
+            quantity=t.quantity,
+            price=t.price,
+            fee=t.fee,
+            fee_asset=t.fee_asset,
+            traded_at=t.traded_at,
+        )
+        for t in trades
+    ]
+    if attempt.state is OrderState.PENDING_SEND:
+        await journal.record_outcome(attempt.client_order_id, OutcomeUpdate(OrderState.UNKNOWN))
+    added = await journal.record_fills(fills)
+    await journal.record_outcome(
+        attempt.client_order_id,
+        OutcomeUpdate(
+            order.state, exchange_order_id=order.exchange_order_id, filled_qty=order.filled_qty
+        ),
+    )
+    return added
+
+
+async def recover_close(journal: Journal, lookup: VenueLookup, close: CloseView) -> CloseRecovery:
+    """Reconcile every non-final attempt of one close (the caller holds its lease)."""
+    result = CloseRecovery(close)
+    for attempt in await journal.in_flight(close.id):
+        try:
+            result.fills_added += await reconcile_attempt(journal, lookup, attempt)
+        except LookupFailed as exc:
+            result.unresolved.append(f"{attempt.client_order_id} on {attempt.venue}: {exc}")
+            await journal.record_venue_event(
+                venue=attempt.venue,
+                kind="unknown_outcome",
+                detail=f"recovery could not look up the order: {exc}",
+                close_id=close.id,
+                client_order_id=attempt.client_order_id,
+            )
+            continue
+        result.reconciled.append(attempt.client_order_id)
+    attempts = await journal.attempts(close.id)
+    result.filled_qty = sum((a.filled_qty for a in attempts if a.purpose == "close"), ZERO)
+    if result.unresolved:
+        reason = "recovery could not reconcile: " + "; ".join(result.unresolved)
+        await journal.update_close(
+            close.id, state="NEEDS_OPERATOR", filled_qty=result.filled_qty, reason=reason
+        )
+    else:
+        await journal.update_close(close.id, state="RUNNING", filled_qty=result.filled_qty)
+    return result
+
+
+async def recover(
+    journal: Journal, lookup: VenueLookup, *, lease: timedelta = DEFAULT_LEASE
+) -> RecoveryReport:
+    """Claim and reconcile every unfinished close nobody else holds."""
+    report = RecoveryReport()
+    for close in await journal.unfinished_closes():
+        if not await journal.claim(close.id, lease):
+            report.skipped.append(close.id)
+            continue
+        report.closes.append(await recover_close(journal, lookup, close))
+    return report
