@@ -7,10 +7,11 @@ import contextlib
 import json
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO, TypeVar
 
 import typer
 from alembic.util.exc import CommandError
@@ -18,8 +19,9 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from router.core.plan import plan
-from router.journal import migrate
+from router.journal import audit, migrate
 from router.journal.db import journal_url, make_engine, redacted
+from router.journal.render import render_stats, render_timeline
 from router.render import render_plan
 from router.sim.scenario import ScenarioError, load_scenario
 from router.sim.server import SimCluster
@@ -29,6 +31,10 @@ sim_app = typer.Typer(help="The venue simulator: Binance spot and USD-M on loopb
 app.add_typer(sim_app, name="sim")
 db_app = typer.Typer(help="The journal database: schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+journal_app = typer.Typer(
+    help="The journal's contents: exports and Memory-Layer statistics.", no_args_is_help=True
+)
+app.add_typer(journal_app, name="journal")
 
 DEFAULT_TLS_DIR = Path("var/tls")
 
@@ -208,6 +214,136 @@ def db_current(url: UrlOption = None) -> None:
 
     shown, now = _run_on_journal(url, action)
     typer.echo(f"{shown} is at {_describe(now)}")
+
+
+# ---------------------------------------------------------------- journal audits
+
+T = TypeVar("T")
+
+SinceOption = Annotated[
+    str | None,
+    typer.Option("--since", help="ISO-8601 time, inclusive (UTC unless it has an offset)."),
+]
+UntilOption = Annotated[
+    str | None,
+    typer.Option("--until", help="ISO-8601 time, exclusive (UTC unless it has an offset)."),
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    """Print ``error: message`` on stderr; returns the exit (code 2) to raise."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _parse_time(value: str | None, option: str) -> datetime | None:
+    """An ISO-8601 command-line time as an aware datetime (naive times are UTC)."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise _fail(f"{option}: not an ISO-8601 time: {value!r}") from exc
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _read_journal(url: str | None, read: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Bring the journal at ``url`` to the latest schema, then run ``read`` on it.
+
+    Database errors end the command with one line on stderr and exit code 2.
+    """
+    resolved = journal_url(url)
+    try:
+        shown = redacted(resolved)
+    except ArgumentError as exc:
+        raise _fail(f"invalid journal URL: {_first_line(exc)}") from exc
+
+    async def run() -> T:
+        engine = make_engine(resolved)
+        try:
+            await migrate.ensure_schema(engine)
+            return await read(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except DB_ERRORS as exc:
+        raise _fail(f"{shown}: {_first_line(exc)}") from exc
+
+
+@app.command("audit")
+def audit_command(
+    close_id: Annotated[str, typer.Argument(help="The close's id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the timeline as JSON.")] = False,
+    url: UrlOption = None,
+) -> None:
+    """A close's timeline: its request, waves, orders, fills and faults, and its numbers."""
+    timeline = _read_journal(url, lambda engine: audit.close_timeline(engine, close_id))
+    if timeline is None:
+        raise _fail(f"no close {close_id!r} in the journal")
+    if as_json:
+        typer.echo(json.dumps(audit.timeline_json(timeline), indent=2))
+        return
+    render_timeline(timeline)
+
+
+@contextlib.contextmanager
+def _output(target: str) -> Iterator[TextIO]:
+    if target == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    with open(target, "w", encoding="utf-8", newline="") as out:
+        yield out
+
+
+@journal_app.command("export")
+def journal_export(
+    table: Annotated[
+        str, typer.Option("--table", help=f"One of: {', '.join(audit.TIME_COLUMNS)}.")
+    ],
+    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")],
+    since: SinceOption = None,
+    until: UntilOption = None,
+    output: Annotated[str, typer.Option("--output", help="File to write; - = stdout.")] = "-",
+    url: UrlOption = None,
+) -> None:
+    """Stream one journal table's rows, oldest first, filtered on its time column."""
+    try:
+        columns = audit.export_columns(table)
+    except audit.UnknownTable as exc:
+        raise _fail(str(exc)) from exc
+    if fmt not in audit.EXPORT_FORMATS:
+        raise _fail(f"unknown format {fmt!r} (csv or jsonl)")
+    start, end = _parse_time(since, "--since"), _parse_time(until, "--until")
+
+    async def export(engine: AsyncEngine) -> int:
+        rows = audit.export_rows(engine, table, start, end)
+        with _output(output) as out:
+            if fmt == "csv":
+                return await audit.write_csv(rows, out, columns)
+            return await audit.write_jsonl(rows, out)
+
+    written = _read_journal(url, export)
+    if output != "-":
+        typer.echo(f"exported {written} {table} row(s) to {output}", err=True)
+
+
+@journal_app.command("stats")
+def journal_stats(
+    since: SinceOption = None,
+    until: UntilOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")] = False,
+    url: UrlOption = None,
+) -> None:
+    """Memory-Layer statistics: slippage, fill ratios, time to flat, liquidity events."""
+    start, end = _parse_time(since, "--since"), _parse_time(until, "--until")
+    stats = _read_journal(url, lambda engine: audit.memory_stats(engine, start, end))
+    if as_json:
+        typer.echo(json.dumps(audit.jsonable(stats), indent=2))
+        return
+    render_stats(stats)
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Context, Decimal, localcontext
 from enum import Enum
@@ -284,6 +284,8 @@ class Summary:
 
 @dataclass(frozen=True, slots=True)
 class Timeline:
+    """A close as stored, its events oldest first, and how it executed."""
+
     close: CloseView
     events: tuple[Entry, ...]
     summary: Summary
@@ -293,7 +295,11 @@ class Timeline:
 
 
 async def close_timeline(engine: AsyncEngine, close_id: str) -> Timeline | None:
-    """Everything the journal knows about one close, in time order; None if unknown."""
+    """Everything the journal knows about one close, in time order; None if unknown.
+
+    Entries of the same instant come in ``_RANK`` order, then in the order they were
+    journaled.
+    """
     async with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
             await conn.execution_options(isolation_level="REPEATABLE READ")
@@ -437,9 +443,7 @@ async def _close_hedges(
 
 def _waves(books: Sequence[tuple[int, Book]], attempts: Sequence[AttemptView]) -> list[WaveEntry]:
     """One entry per wave of the close's own orders or books, at its earliest book or order."""
-    numbers = {wave for wave, _ in books} | {
-        a.wave for a in attempts if a.purpose == CLOSE_PURPOSE
-    }
+    numbers = {wave for wave, _ in books} | {a.wave for a in attempts if a.purpose == CLOSE_PURPOSE}
     entries = []
     for number in sorted(numbers):
         wave_books = tuple(book for wave, book in books if wave == number)
@@ -456,6 +460,7 @@ def _summarize(
     fills: Sequence[FillRecord],
     waves: int,
 ) -> Summary:
+    """The close's numbers; fills of no known order count as the close's own."""
     own = [a for a in attempts if a.purpose == CLOSE_PURPOSE]
     legs = {a.client_order_id for a in attempts if a.purpose != CLOSE_PURPOSE}
     own_fills = [f for f in fills if f.client_order_id not in legs]
@@ -519,8 +524,11 @@ class TierVenueSlippage:
 
 @dataclass(frozen=True, slots=True)
 class WaveFillRatio:
-    """Filled over sent quantity of one wave. An order counts as sent once it may have
-    reached the venue (sent, or in any state but PENDING_SEND and REJECTED-unsent)."""
+    """Filled over sent quantity of one wave's close orders.
+
+    An order counts as sent if it was marked sent, or if its state shows that it reached
+    the venue (any state but PENDING_SEND and REJECTED); ``ratio`` is None if none was.
+    """
 
     close_id: str
     wave: int
@@ -810,9 +818,4 @@ async def write_jsonl(rows: AsyncIterable[Mapping[str, Any]], out: TextIO) -> in
     return count
 
 
-@dataclass(frozen=True, slots=True)
-class _Formats:
-    names: tuple[str, ...] = field(default=("csv", "jsonl"))
-
-
-EXPORT_FORMATS = _Formats().names
+EXPORT_FORMATS = ("csv", "jsonl")

@@ -24,8 +24,9 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import router
@@ -122,7 +123,11 @@ async def migration_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnec
                     raise
                 await conn.commit()
             finally:
-                await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                try:
+                    await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                except DBAPIError:
+                    # Never hand the pool a connection without foreign keys.
+                    await conn.invalidate()
         return
     async with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
@@ -138,6 +143,11 @@ def _run_command(
     config = alembic_config()
     config.attributes["connection"] = connection
     action(config, revision)
+
+
+def _journal_tables_present(connection: Connection) -> list[str]:
+    existing = set(inspect(connection).get_table_names())
+    return [name for name in Base.metadata.tables if name in existing]
 
 
 def _current_revision(connection: Connection) -> str | None:
@@ -165,13 +175,23 @@ async def current(engine: AsyncEngine) -> str | None:
 async def ensure_schema(engine: AsyncEngine) -> None:
     """Bring the schema to head; a single read when it is already there.
 
-    Refuses a database migrated by a newer router (a revision this one does not know)
-    rather than guessing what its schema is.
+    Refuses, rather than guessing what their schema is, a database migrated by a newer
+    router (a revision this one does not know) and one whose journal tables were created
+    without Alembic.
     """
     revision = await current(engine)
     if revision == head_revision():
         return
-    if revision is not None and revision not in known_revisions():
+    if revision is None:
+        async with engine.connect() as conn:
+            present = await conn.run_sync(_journal_tables_present)
+        if present:
+            raise MigrationError(
+                f"journal tables exist ({', '.join(present)}) but Alembic has never "
+                "migrated this database; if they match a revision, stamp it first "
+                "(alembic -c migrations/alembic.ini stamp REVISION)"
+            )
+    elif revision not in known_revisions():
         raise MigrationError(
             f"the journal's schema is at revision {revision!r}, unknown to this router "
             "(migrated by a newer version?)"

@@ -2,13 +2,14 @@
 
 PostgreSQL stores decimals as ``NUMERIC(38, 18)``. SQLite has no exact decimal type
 (its NUMERIC affinity turns "0.1" into a binary float), so there the same column holds
-the decimal's canonical text: nothing is ever rounded, and sums are done in Python.
+the decimal's canonical text, and sums are done in Python. On both, a value that does
+not fit 20 integer digits and 18 decimals is refused rather than silently rounded.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect, Numeric, String
@@ -16,6 +17,9 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 PRECISION = 38
 SCALE = 18
+LIMIT = Decimal(10) ** (PRECISION - SCALE)
+QUANTUM = Decimal(1).scaleb(-SCALE)
+WIDE = Context(prec=PRECISION + 10)
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
@@ -36,6 +40,11 @@ class ExactDecimal(TypeDecorator[Decimal]):
             raise TypeError(f"journal amounts must be Decimal, got {type(value).__name__}")
         if not value.is_finite():
             raise ValueError(f"journal amounts must be finite, got {value}")
+        if abs(value) >= LIMIT or value != value.quantize(QUANTUM, context=WIDE):
+            raise ValueError(
+                f"journal amounts have at most {PRECISION - SCALE} integer digits and "
+                f"{SCALE} decimals, got {value}"
+            )
         if dialect.name == "sqlite":
             return format(value, "f")
         return value

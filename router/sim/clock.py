@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -38,14 +39,28 @@ class ManualClock:
 class ScaledClock:
     """Scenario time running ``speed`` times faster than a monotonic wall clock."""
 
-    def __init__(self, speed: Decimal, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        speed: Decimal,
+        monotonic: Callable[[], float] = time.monotonic,
+        start: Decimal = Decimal(0),
+    ) -> None:
         self.speed = speed
         self._monotonic = monotonic
         self._start = monotonic()
+        self._offset = start
 
     def now(self) -> Decimal:
         elapsed = Decimal(repr(self._monotonic() - self._start))
-        return (elapsed * self.speed).quantize(Decimal("0.001"))
+        return (self._offset + elapsed * self.speed).quantize(Decimal("0.001"))
+
+    def seconds(self) -> float:
+        """Scenario time as a float, for pacing code that wants a monotonic clock."""
+        return float(self.now())
+
+    async def sleep(self, scenario_seconds: float) -> None:
+        """Sleep for a span of scenario time."""
+        await asyncio.sleep(max(0.0, scenario_seconds) / float(self.speed))
 
 
 def wall_ms() -> int:

@@ -246,6 +246,22 @@ class FaultSpec(_Strict):
     mode: Literal["code_1007", "drop"] = "code_1007"
 
 
+class CloseSpec(_Strict):
+    """The close decision a replay sends through the router (``router simulate``)."""
+
+    at_s: NonNegativeDecimal = Field(
+        default=Decimal("0"), description="scenario time at which the decision arrives"
+    )
+    side: Literal["sell", "buy"] = "sell"
+    quantity: str = Field(default="all", description='"all" or a quantity of the base asset')
+    urgency: Annotated[Decimal, Field(ge=0, le=1)] = Decimal("0.9")
+    danger: Annotated[Decimal, Field(ge=0, le=1)] = Decimal("0.5")
+    unrealized_pnl: Annotated[Decimal, Field(ge=-1, le=10)] | None = None
+    volatility: Annotated[Decimal, Field(ge=0, le=1)] | None = None
+    allow_hedge: bool = True
+    deadline_s: PositiveDecimal | None = None
+
+
 class Scenario(_Strict):
     """A whole simulated world."""
 
@@ -266,6 +282,7 @@ class Scenario(_Strict):
     stages: list[Stage] = Field(default_factory=lambda: [Stage(at_s=Decimal("0"))])
     venues: list[VenueSpec]
     faults: list[FaultSpec] = Field(default_factory=list)
+    close: CloseSpec = Field(default_factory=CloseSpec)
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:

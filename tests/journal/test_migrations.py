@@ -16,7 +16,7 @@ from alembic.autogenerate import compare_metadata, produce_migrations, render_py
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, Numeric, String, func, inspect, select, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from router.journal import migrate
@@ -24,6 +24,7 @@ from router.journal.db import make_engine, session_factory
 from router.journal.migrate import (
     MIGRATIONS_DIR,
     MigrationError,
+    alembic_config,
     current,
     downgrade,
     ensure_schema,
@@ -31,7 +32,7 @@ from router.journal.migrate import (
     migration_options,
     upgrade,
 )
-from router.journal.models import NAMING, Base, Close
+from router.journal.models import NAMING, Base, Close, Hedge
 
 JOURNAL_TABLES = frozenset(Base.metadata.tables)
 BIG = Decimal("12345678901234567890.123456789012345678")
@@ -176,11 +177,52 @@ async def test_ensure_schema_from_two_engines_at_once(db_url: str) -> None:
         await second.dispose()
 
 
+async def test_ensure_schema_refuses_tables_created_without_alembic(db_url: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(Base.metadata.tables["closes"].create)
+        with pytest.raises(MigrationError, match=r"journal tables exist \(closes\)"):
+            await ensure_schema(engine)
+        assert await table_names(engine) == {"closes"}
+    finally:
+        await engine.dispose()
+
+
+async def test_foreign_keys_are_enforced_after_a_migration(engine: AsyncEngine) -> None:
+    """SQLite migrations switch foreign keys off; the pool must get them back on."""
+    if engine.dialect.name == "sqlite":
+        async with engine.connect() as conn:
+            assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+    async with session_factory(engine)() as session:
+        session.add(
+            Hedge(
+                close_id="no-such-close",
+                venue="binance-usdm",
+                symbol="BTCUSDT",
+                side="SELL",
+                state="OPEN",
+                opened_at=datetime(2024, 3, 12, tzinfo=UTC),
+            )
+        )
+        with pytest.raises(IntegrityError):
+            await session.commit()
+
+
 async def test_ensure_schema_refuses_a_revision_it_does_not_know(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         await conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     with pytest.raises(MigrationError, match="'9999'"):
         await ensure_schema(engine)
+
+
+def test_alembic_config_finds_the_migrations_and_keeps_the_url_verbatim() -> None:
+    url = "postgresql+asyncpg://router:p%40ss%25word@127.0.0.1:5432/journal"
+    config = alembic_config(url)
+    assert config.get_main_option("sqlalchemy.url") == url
+    assert Path(config.get_main_option("script_location") or "") == MIGRATIONS_DIR
+    assert (MIGRATIONS_DIR / "env.py").is_file()
+    assert alembic_config().get_main_option("sqlalchemy.url") is None
 
 
 def render_initial_migration(connection: Connection) -> str:
