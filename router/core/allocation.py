@@ -250,25 +250,38 @@ def _validate(venues: Sequence[VenueQuote], quantity: Decimal, cap: Decimal | No
                 raise AllocationError(f"{quote.name}: {name} must be positive, got {step}")
 
 
-def _sweep_shares(venues: Sequence[_Venue], capacity: Decimal) -> dict[int, Decimal]:
+def _sweep_shares(
+    venues: Sequence[_Venue],
+    capacity: Decimal,
+    floors: Sequence[Decimal] | None = None,
+) -> dict[int, Decimal]:
     """The fee-adjusted consolidated sweep: best money per unit first, up to ``capacity``.
 
     A k-way merge of the venues' levels by price net of fees. A venue keeps the turn
     while its next level is at least as good as the best other venue's, so runs of one
-    venue's levels cost no heap operations.
+    venue's levels cost no heap operations. ``floors`` pre-assigns quantities (a
+    venue's minimum order): they are taken first and the sweep continues behind them.
     """
     count = len(venues)
-    shares = [ZERO] * count
-    if count == 0 or capacity <= 0:
+    shares = list(floors) if floors is not None else [ZERO] * count
+    remaining = capacity - sum(shares, ZERO)
+    if count == 0 or remaining <= 0:
         return dict(enumerate(shares))
     selling = venues[0].side is Side.SELL
     heap: list[tuple[Decimal, int, int]] = []
+    used: dict[int, Decimal] = {}
     for index, venue in enumerate(venues):
-        if venue.levels and venue.inventory > 0:
-            price = venue.levels[0][0] * venue.factor
-            heap.append((-price if selling else price, index, 0))
+        if not venue.levels or venue.inventory <= shares[index]:
+            continue
+        position, inside = 0, shares[index]
+        while position < len(venue.levels) and inside >= venue.levels[position][1]:
+            inside -= venue.levels[position][1]
+            position += 1
+        if position < len(venue.levels):
+            used[index] = inside
+            price = venue.levels[position][0] * venue.factor
+            heap.append((-price if selling else price, index, position))
     heapq.heapify(heap)
-    remaining = capacity
     while remaining > 0 and heap:
         _, index, position = heapq.heappop(heap)
         venue = venues[index]
@@ -276,7 +289,7 @@ def _sweep_shares(venues: Sequence[_Venue], capacity: Decimal) -> dict[int, Deci
         rival = heap[0][0] if heap else None
         depth = len(levels)
         while True:
-            qty = levels[position][1]
+            qty = levels[position][1] - used.pop(index, ZERO)
             take = qty if qty < remaining else remaining
             if room < take:
                 take = room
@@ -366,29 +379,55 @@ def _coarse_plans(
         yield total, money, sizes
 
 
+MAX_MINIMUM_BRANCHES = 6
+"""Venues whose sweep share falls under their minimum order, explored both ways."""
+
+
 def _fine_fill(
     venues: Sequence[_Venue], fine: Sequence[int], capacity: Decimal
 ) -> dict[int, Decimal]:
-    """Fill ``capacity`` from venues with fine lots: sweep, round to lots, repair."""
-    active = list(fine)
-    sizes: dict[int, Decimal] = {}
-    for _ in range(len(fine) + 1):
-        room = capacity - sum(sizes.values(), ZERO)
-        shares = _sweep_shares([venues[i] for i in active], room) if room > 0 else {}
-        dropped = False
+    """Fill ``capacity`` from venues with fine lots: sweep, round to lots, repair.
+
+    A venue whose share falls under its minimum order is either dropped or raised to its
+    minimum (the sweep then re-runs around that choice); both branches are explored and
+    the better plan (more filled, then more money) is kept.
+    """
+    best: tuple[Decimal, Decimal, dict[int, Decimal]] | None = None
+
+    def explore(dropped: frozenset[int], forced: frozenset[int], depth: int) -> None:
+        nonlocal best
+        active = [i for i in fine if i not in dropped]
+        floors = [venues[i].min_lots * venues[i].step if i in forced else ZERO for i in active]
+        if sum(floors, ZERO) > capacity:
+            return
+        shares = _sweep_shares([venues[i] for i in active], capacity, floors)
+        sizes: dict[int, Decimal] = {}
+        short: int | None = None
         for position, index in enumerate(active):
             venue = venues[index]
             rounded = floor_to(shares.get(position, ZERO), venue.step)
             if 0 < rounded < venue.min_lots * venue.step:
-                dropped = True
-                active = [i for i in active if i != index]
+                if short is None:
+                    short = index
                 continue
             if rounded > 0:
                 sizes[index] = rounded
-        if not dropped:
-            break
-        sizes = {}
-    return _repair(venues, fine, sizes, capacity)
+        if short is not None and depth < MAX_MINIMUM_BRANCHES:
+            explore(dropped | {short}, forced, depth + 1)
+            explore(dropped, forced | {short}, depth + 1)
+            return
+        if short is not None:
+            explore(dropped | {short}, forced, depth)
+            return
+        repaired = _repair(venues, [i for i in fine if i not in dropped], sizes, capacity)
+        total = sum(repaired.values(), ZERO)
+        money = sum((venues[i].value(q) for i, q in repaired.items()), ZERO)
+        if best is None or (total, money) > (best[0], best[1]):
+            best = (total, money, repaired)
+
+    explore(frozenset(), frozenset(), 0)
+    assert best is not None
+    return best[2]
 
 
 def _repair(

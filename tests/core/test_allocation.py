@@ -364,3 +364,15 @@ def test_nothing_to_do() -> None:
     assert allocate([], Side.SELL, D(1), None).residual == D(1)
     empty = VenueQuote("a", (), D(1))
     assert allocate([empty], Side.BUY, D(1), None).children == ()
+
+
+def test_minimum_order_on_a_fine_venue_is_raised_rather_than_dropped() -> None:
+    """Found by hypothesis: the sweep gives ``f2`` 0.1 (< its 0.3 minimum). Dropping it
+    fills 0.3; raising it to its minimum and giving it everything fills all 0.4."""
+    f1 = VenueQuote("f1", ((D(80), D("0.6")),), D("0.3"), D("0.001"), D("0.001"), tick=D("0.01"))
+    f2 = VenueQuote(
+        "f2", ((D(79), D("0.6")),), D("0.6"), D("0.002"), D("0.001"), D("0.3"), tick=D("0.01")
+    )
+    result = allocate([f1, f2], Side.SELL, D("0.4"), None)
+    assert result.filled == D("0.4")
+    assert (result.filled, _money(result)) == brute_force([f1, f2], Side.SELL, D("0.4"), None)
