@@ -278,7 +278,8 @@ def _sweep_shares(
             inside -= venue.levels[position][1]
             position += 1
         if position < len(venue.levels):
-            used[index] = inside
+            if inside:
+                used[index] = inside
             price = venue.levels[position][0] * venue.factor
             heap.append((-price if selling else price, index, position))
     heapq.heapify(heap)
@@ -289,7 +290,9 @@ def _sweep_shares(
         rival = heap[0][0] if heap else None
         depth = len(levels)
         while True:
-            qty = levels[position][1] - used.pop(index, ZERO)
+            qty = levels[position][1]
+            if used and index in used:
+                qty -= used.pop(index)
             take = qty if qty < remaining else remaining
             if room < take:
                 take = room
