@@ -172,10 +172,38 @@ class _Venue:
         gross = self.gross(quantity) * self.factor
         return gross if self.side is Side.SELL else -gross
 
+    def worst_price(self, quantity: Decimal) -> Decimal:
+        """The last (worst) price a sweep of ``quantity`` trades at."""
+        self._extend_to(quantity)
+        return self.levels[bisect.bisect_left(self.cum_qty, quantity)][0]
+
+    def order_limit(self, quantity: Decimal) -> Decimal:
+        """The child's limit price: the cap's, or higher for a small sell.
+
+        A venue checks a limit order's notional at its limit price. When the cap's price
+        leaves a small sell under the minimum notional, the limit is raised (on the tick)
+        just enough, which is possible while it stays at or below the worst price the
+        planned sweep needs; it never goes beyond the cap.
+        """
+        assert self.limit is not None
+        minimum = self.quote.min_notional
+        if self.side is Side.BUY or quantity * self.limit >= minimum:
+            return self.limit
+        return ceil_to(minimum / quantity, self.quote.tick)
+
+    def notional_ok(self, quantity: Decimal) -> bool:
+        if self.limit is None:
+            return False
+        if quantity * self.limit >= self.quote.min_notional:
+            return True
+        return self.side is Side.SELL and self.order_limit(quantity) <= self.worst_price(quantity)
+
     def sizes(self) -> list[Decimal]:
         """Every feasible order size (in ascending order), zero included."""
         top = self.max_lots or 0
-        return [ZERO] + [k * self.step for k in range(self.min_lots, top + 1)]
+        return [ZERO] + [
+            k * self.step for k in range(self.min_lots, top + 1) if self.notional_ok(k * self.step)
+        ]
 
 
 def _limit_price(quote: VenueQuote, side: Side, cap: Decimal | None) -> Decimal | None:
@@ -223,8 +251,7 @@ def _prepare(quote: VenueQuote, side: Side, cap: Decimal | None, *, lots_on: boo
     venue = _Venue(quote, side, limit, levels, inventory, fee_factor(side, quote.taker_fee))
     if lots_on and limit is not None:
         step = quote.lot_step
-        by_notional = ceil_lots(quote.min_notional / limit, step) if quote.min_notional > 0 else 0
-        venue.min_lots = max(1, ceil_lots(quote.min_qty, step), by_notional)
+        venue.min_lots = max(1, ceil_lots(quote.min_qty, step), _notional_lots(venue, limit))
         enough = (venue.min_lots + COARSE_SIZES) * step
         if venue.can_take(enough):
             venue.max_lots = None
@@ -233,6 +260,26 @@ def _prepare(quote: VenueQuote, side: Side, cap: Decimal | None, *, lots_on: boo
             if venue.min_lots > venue.max_lots:
                 venue.max_lots = 0
     return venue
+
+
+def _notional_lots(venue: _Venue, limit: Decimal) -> int:
+    """Fewest lots whose order meets the minimum notional (see :meth:`_Venue.order_limit`)."""
+    quote = venue.quote
+    if quote.min_notional <= 0:
+        return 0
+    at_cap = ceil_lots(quote.min_notional / limit, quote.lot_step)
+    if venue.side is Side.BUY or not venue.levels:
+        return at_cap
+    low = max(1, ceil_lots(quote.min_notional / venue.levels[0][0], quote.lot_step))
+    high = at_cap
+    while low < high:
+        middle = (low + high) // 2
+        size = middle * quote.lot_step
+        if venue.depth_within(size) >= size and venue.notional_ok(size):
+            high = middle
+        else:
+            low = middle + 1
+    return low
 
 
 def _validate(venues: Sequence[VenueQuote], quantity: Decimal, cap: Decimal | None) -> None:
@@ -318,8 +365,8 @@ def _children(venues: Sequence[_Venue], sizes: dict[int, Decimal]) -> tuple[Chil
             continue
         venue = venues[index]
         gross = venue.gross(size)
-        assert venue.limit is not None
-        out.append(Child(venue.quote.name, size, venue.limit, gross, gross * venue.factor))
+        limit = venue.order_limit(size)
+        out.append(Child(venue.quote.name, size, limit, gross, gross * venue.factor))
     return tuple(out)
 
 
@@ -409,7 +456,9 @@ def _fine_fill(
         for position, index in enumerate(active):
             venue = venues[index]
             rounded = floor_to(shares.get(position, ZERO), venue.step)
-            if 0 < rounded < venue.min_lots * venue.step:
+            if rounded > 0 and (
+                rounded < venue.min_lots * venue.step or not venue.notional_ok(rounded)
+            ):
                 if short is None:
                     short = index
                 continue
@@ -422,7 +471,8 @@ def _fine_fill(
         if short is not None:
             explore(dropped | {short}, forced, depth)
             return
-        repaired = _repair(venues, [i for i in fine if i not in dropped], sizes, capacity)
+        usable = [i for i in fine if i not in dropped]
+        repaired = _fill_gap(venues, usable, _repair(venues, usable, sizes, capacity), capacity)
         total = sum(repaired.values(), ZERO)
         money = sum((venues[i].value(q) for i, q in repaired.items()), ZERO)
         if best is None or (total, money) > (best[0], best[1]):
@@ -431,6 +481,52 @@ def _fine_fill(
     explore(frozenset(), frozenset(), 0)
     assert best is not None
     return best[2]
+
+
+def _fill_gap(
+    venues: Sequence[_Venue],
+    candidates: Sequence[int],
+    sizes: dict[int, Decimal],
+    capacity: Decimal,
+) -> dict[int, Decimal]:
+    """Close a leftover smaller than a coarse venue's lot by trading lots between venues.
+
+    When one more lot on venue ``v`` does not fit, taking just enough off a venue with
+    finer lots can make it fit: the total grows by the leftover's worth. The move that
+    fills most (then pays most) is made until none improves the plan.
+    """
+    sizes = dict(sizes)
+    while True:
+        room = capacity - sum(sizes.values(), ZERO)
+        if room <= 0:
+            return sizes
+        best: tuple[Decimal, Decimal, dict[int, Decimal]] | None = None
+        for grow in candidates:
+            venue = venues[grow]
+            current = sizes.get(grow, ZERO)
+            target = current + venue.step if current > 0 else venue.min_lots * venue.step
+            extra = target - current
+            if extra <= room or not venue.can_take(target) or not venue.notional_ok(target):
+                continue
+            for shrink in candidates:
+                other = venues[shrink]
+                have = sizes.get(shrink, ZERO)
+                if shrink == grow or have <= 0:
+                    continue
+                cut = ceil_to(extra - room, other.step)
+                left = have - cut
+                if cut >= extra or left < 0:
+                    continue
+                if left > 0 and (left < other.min_lots * other.step or not other.notional_ok(left)):
+                    continue
+                trial = {**sizes, grow: target, shrink: left}
+                gain = extra - cut
+                money = sum((venues[i].value(q) for i, q in trial.items()), ZERO)
+                if best is None or (gain, money) > (best[0], best[1]):
+                    best = (gain, money, trial)
+        if best is None:
+            return sizes
+        sizes = {i: q for i, q in best[2].items() if q > 0}
 
 
 def _repair(
@@ -453,7 +549,11 @@ def _repair(
             venue = venues[index]
             current = sizes.get(index, ZERO)
             target = current + venue.step if current > 0 else venue.min_lots * venue.step
-            if target - current > room or not venue.can_take(target):
+            if (
+                target - current > room
+                or not venue.can_take(target)
+                or not venue.notional_ok(target)
+            ):
                 continue
             value = venue.value(target)
             gain = (value - worth[index]) / (target - current)

@@ -231,6 +231,10 @@ class _CandleMid:
         return a + (b - a) * ((within - leg * _LEG_S) / _LEG_S)
 
 
+def _for_market(market: Market, spot: Decimal, futures: Decimal | None) -> Decimal:
+    return futures if market == "linear" and futures is not None else spot
+
+
 class MarketModel:
     """External liquidity and flow of one market (spot or USD-M) of one venue."""
 
@@ -258,7 +262,13 @@ class MarketModel:
         self._stages = _Schedule(
             [s.at_s for s in scenario.stages],
             [
-                (s.depth, s.spread_bps, s.book_stretch, s.sell_flow, s.buy_flow)
+                (
+                    _for_market(market, s.depth, s.futures_depth),
+                    _for_market(market, s.spread_bps, s.futures_spread_bps),
+                    s.book_stretch,
+                    s.sell_flow,
+                    s.buy_flow,
+                )
                 for s in scenario.stages
             ],
         )

@@ -122,6 +122,12 @@ class Stage(_Strict):
     drift_per_hour: Decimal = Field(
         default=Decimal("0"), description="added to a synthetic path's drift while in force"
     )
+    futures_depth: NonNegativeDecimal | None = Field(
+        default=None, description="depth of the USD-M books (default: the same as spot's)"
+    )
+    futures_spread_bps: NonNegativeDecimal | None = Field(
+        default=None, description="spread of the USD-M books (default: the same as spot's)"
+    )
 
 
 class MarketFilters(_Strict):
@@ -141,6 +147,14 @@ class MarketFilters(_Strict):
     percent_down: PositiveDecimal = Decimal("0.2")
     maker_fee: NonNegativeDecimal = Decimal("0.001")
     taker_fee: NonNegativeDecimal = Decimal("0.001")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _price_grid_start(cls, data: object) -> object:
+        """Without an explicit ``min_price`` the price grid starts at one tick."""
+        if isinstance(data, dict) and "tick_size" in data and "min_price" not in data:
+            return {**data, "min_price": data["tick_size"]}
+        return data
 
 
 def _default_futures() -> MarketFilters:

@@ -37,6 +37,18 @@ def _half_life_factor(dt: Decimal, half_life: Decimal) -> Decimal:
     return Decimal(0.5 ** float(dt / half_life))
 
 
+MAX_DEPLETED_SHARE = Decimal("0.9")
+"""Taken liquidity never hides more than this share of the outside book: when depth
+collapses, what aggressive orders took earlier cannot wipe out the rest of the book."""
+
+
+def _decayed(
+    depleted: Decimal, decay: Decimal, levels: tuple[tuple[Decimal, Decimal], ...], step: Decimal
+) -> Decimal:
+    total = sum((qty for _, qty in levels), ZERO)
+    return min(depleted * decay, total * MAX_DEPLETED_SHARE).quantize(step, rounding=ROUND_DOWN)
+
+
 def _clip_from_top(
     levels: tuple[tuple[Decimal, Decimal], ...], depleted: Decimal, step: Decimal
 ) -> list[tuple[Decimal, Decimal]]:
@@ -179,11 +191,11 @@ class SimVenue:
         market.mids.append((t, frame.mid))
         while market.mids and market.mids[0][0] < t - AVG_PRICE_WINDOW_S:
             market.mids.popleft()
+        step = market.rules.f.step_size
         if dt > 0:
             decay = _half_life_factor(dt, self.spec.resilience_s)
-            market.depleted_bids *= decay
-            market.depleted_asks *= decay
-        step = market.rules.f.step_size
+            market.depleted_bids = _decayed(market.depleted_bids, decay, frame.bids, step)
+            market.depleted_asks = _decayed(market.depleted_asks, decay, frame.asks, step)
         bids = _clip_from_top(frame.bids, market.depleted_bids, step)
         asks = _clip_from_top(frame.asks, market.depleted_asks, step)
         changed = market.book.bids.replace_external(bids)
@@ -468,8 +480,10 @@ class SimVenue:
             wanted = self._qty_for_quote(market, book_side, order.quote_order_qty, acceptable)
         if market.kind == "linear" and order.reduce_only:
             wanted = min(wanted, abs(self.futures.position))
-        if fill_ratio is not None:
-            wanted = (wanted * fill_ratio).quantize(market.rules.f.step_size, rounding=ROUND_DOWN)
+        if fill_ratio is not None and wanted > 0:
+            step = market.rules.f.step_size
+            capped = (wanted * fill_ratio).quantize(step, rounding=ROUND_DOWN)
+            wanted = min(wanted, max(capped, step)) if fill_ratio > 0 else ZERO
         if order.time_in_force == "FOK" and self._fillable(book_side, wanted, acceptable) < (
             order.orig_qty
         ):

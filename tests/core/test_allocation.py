@@ -58,7 +58,14 @@ def _options(
         result = sweep(quote.levels, side, size, limit=limit)
         if result.filled < size:
             break
-        if size >= quote.min_qty and size * limit >= quote.min_notional:
+        notional_ok = size * limit >= quote.min_notional or (
+            side is Side.SELL
+            and result.worst_price is not None
+            and (quote.min_notional / size / quote.tick).to_integral_value(ROUND_CEILING)
+            * quote.tick
+            <= result.worst_price
+        )
+        if size >= quote.min_qty and notional_ok:
             money = result.gross * factor
             options.append((size, money if side is Side.SELL else -money))
         size += quote.lot_step
@@ -302,6 +309,15 @@ def test_coarse_lots_where_greedy_rounding_loses() -> None:
     assert oracle([a, b], Side.SELL, D("1.0"), D(95)).net == D(100)
 
 
+def test_small_sell_raises_its_limit_to_meet_the_minimum_notional() -> None:
+    """0.01 at the cap (50) is 0.5 of notional, under the 1.0 minimum; at 100 it is enough,
+    and the book fills it at 100, so the child's limit is raised to 100 (never below cap)."""
+    a = _venue("a", [("100", "1")], lot_step="0.01", min_notional="1", tick="0.01")
+    result = allocate([a], Side.SELL, D("0.01"), D(50))
+    assert [(c.quantity, c.limit_price) for c in result.children] == [(D("0.01"), D(100))]
+    assert allocate([a], Side.BUY, D("0.01"), D(50)).children == ()
+
+
 def test_minimum_notional_moves_the_split() -> None:
     """A 0.1 remainder on ``a`` would be under its 20 USDT minimum: ``b`` takes 0.2 instead."""
     a = _venue("a", [("100", "1.0")], lot_step="0.1", min_notional="20", tick="0.01")
@@ -376,3 +392,19 @@ def test_minimum_order_on_a_fine_venue_is_raised_rather_than_dropped() -> None:
     result = allocate([f1, f2], Side.SELL, D("0.4"), None)
     assert result.filled == D("0.4")
     assert (result.filled, _money(result)) == brute_force([f1, f2], Side.SELL, D("0.4"), None)
+
+
+def test_a_coarse_lot_is_made_to_fit_by_trimming_a_fine_one() -> None:
+    """7.687 over holdings of 3.74036 (lots 0.00001), 2.6795 (0.0001) and 2.268 (0.001):
+    rounding leaves 0.00014 nobody can take, unless ``a`` gives up 0.00086 so that ``c``
+    can take one more 0.001 lot."""
+    book = (("100", "50"),)
+    a = _venue("a", list(book), inventory="3.74036", lot_step="0.00001", tick="0.01")
+    b = _venue("b", [("99.9", "50")], inventory="2.6795", lot_step="0.0001", tick="0.01")
+    c = _venue("c", [("99.8", "50")], inventory="2.268", lot_step="0.001", tick="0.01")
+    result = allocate([a, b, c], Side.SELL, D("7.687"), D(90))
+    assert result.filled == D("7.687")
+    assert all(
+        child.quantity % {"a": D("0.00001"), "b": D("0.0001"), "c": D("0.001")}[child.venue] == 0
+        for child in result.children
+    )

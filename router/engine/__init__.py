@@ -1,0 +1,1 @@
+"""The close engine: routing a close across venues to a stated outcome."""

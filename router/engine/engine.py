@@ -1,0 +1,143 @@
+"""The engine: runs closes, shares each symbol's liquidity between them, recovers on start.
+
+Closes on the same symbol take turns planning and sending (one wave at a time under a
+per-symbol lock), so two closes never both count the same bids: the second plans on
+books that already show the first's wave. Closes on different symbols run freely in
+parallel. On start the journal's recovery reconciles every unfinished close this
+process can claim, and the engine resumes what remains of each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from router.core.book import Side
+from router.core.policy import Policy
+from router.engine.outcome import CloseResult
+from router.engine.ports import HealthPort, VenuePort
+from router.engine.request import CloseRequest
+from router.engine.runner import CloseRunner, Pacing
+from router.engine.waves import VenueState, WaveContext
+from router.journal.recovery import (
+    LookupFailed,
+    RecoveryReport,
+    VenueLookup,
+    VenueOrder,
+    VenueTrade,
+    recover,
+)
+from router.journal.repository import Journal
+
+ZERO = Decimal(0)
+
+
+class _RoutingLookup:
+    """Recovery's venue lookup, routed to the adapter of the attempt's venue."""
+
+    def __init__(self, venues: Mapping[str, VenuePort]) -> None:
+        self.venues = venues
+
+    def _port(self, venue: str) -> VenuePort:
+        port = self.venues.get(venue)
+        if port is None:
+            raise LookupFailed(f"venue {venue} is not configured")
+        return port
+
+    async def order_by_client_id(
+        self, venue: str, market: str, symbol: str, client_order_id: str
+    ) -> VenueOrder | None:
+        return await self._port(venue).order_by_client_id(venue, market, symbol, client_order_id)
+
+    async def trades_for_order(
+        self, venue: str, market: str, symbol: str, exchange_order_id: str
+    ) -> Sequence[VenueTrade]:
+        return await self._port(venue).trades_for_order(venue, market, symbol, exchange_order_id)
+
+
+@dataclass
+class Engine:
+    journal: Journal
+    venues: Mapping[str, VenuePort]
+    health: Mapping[str, HealthPort]
+    policy: Policy
+    pacing: Pacing = field(default_factory=Pacing)
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    def _lock(self, symbol: str) -> asyncio.Lock:
+        return self._locks.setdefault(symbol, asyncio.Lock())
+
+    async def close(
+        self, request: CloseRequest, *, liquidity: Decimal | None = None
+    ) -> CloseResult:
+        """Run one close to its stated outcome."""
+        unknown = [v for v in request.venues or [] if v not in self.venues]
+        if unknown:
+            raise ValueError(f"unknown venues: {', '.join(unknown)}")
+        runner = CloseRunner(
+            self.journal,
+            self.venues,
+            self.health,
+            self.policy,
+            request,
+            pacing=self.pacing,
+            symbol_lock=self._lock(request.symbol),
+            liquidity=liquidity,
+        )
+        return await runner.run()
+
+    async def recover(self) -> RecoveryReport:
+        lookup: VenueLookup = _RoutingLookup(self.venues)
+        return await recover(self.journal, lookup)
+
+    async def resume(self) -> list[CloseResult]:
+        """Recover, then finish every close recovery could reconcile (in place)."""
+        report = await self.recover()
+        results = []
+        for recovered in report.closes:
+            if recovered.resumable:
+                request = CloseRequest.model_validate(recovered.close.request)
+                results.append(await self.close(request))
+        return results
+
+    async def unwind(self, hedge_id: int, quantity: Decimal | None = None) -> Decimal:
+        """Buy back (part of) a perp hedge reduce-only; return the quantity unwound.
+
+        The operator (or a later close) sells the spot the hedge covered; this takes the
+        matching perp short off so the position's delta stays covered throughout.
+        """
+        hedges = {h["id"]: h for h in await self.journal.hedges()}
+        hedge = hedges.get(hedge_id)
+        if hedge is None:
+            raise ValueError(f"no hedge {hedge_id}")
+        open_size: Decimal = hedge["quantity"] - hedge["unwound_qty"]
+        size = open_size if quantity is None else min(quantity, open_size)
+        if size <= 0:
+            return ZERO
+        venue = self.venues[hedge["venue"]]
+        side = Side(hedge["side"]).opposite
+        symbol = hedge["symbol"]
+        view = await venue.order_book(symbol)
+        state = VenueState(hedge["venue"], venue.market(symbol), view, size)
+        wave = len(await self.journal.attempts(hedge["close_id"])) + 1
+        context = WaveContext(
+            self.journal,
+            self.venues,
+            self.health,
+            hedge["close_id"],
+            side,
+            symbol,
+            purpose="unwind",
+            reduce_only=True,
+            hedge_ids={hedge["venue"]: hedge_id},
+        )
+        result = await context.run(wave, -1, [state], size, None)
+        unwound = hedge["unwound_qty"] + result.filled
+        await self.journal.update_hedge(
+            hedge_id,
+            unwound_qty=unwound,
+            state="CLOSED" if unwound >= hedge["quantity"] else "UNWINDING",
+        )
+        return result.filled

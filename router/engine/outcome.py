@@ -1,0 +1,128 @@
+"""What a close achieved, computed from the journal: the numbers an operator reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from router.journal.repository import Journal
+
+ZERO = Decimal(0)
+BPS = Decimal(10000)
+
+
+@dataclass(frozen=True)
+class VenueBreakdown:
+    filled: Decimal
+    average_price: Decimal | None
+    attempts: int
+
+
+@dataclass(frozen=True)
+class CloseResult:
+    close_id: str
+    outcome: str | None
+    reason: str | None
+    side: str
+    requested: Decimal
+    filled: Decimal
+    hedged: Decimal
+    residual: Decimal
+    average_price: Decimal | None
+    arrival_mid: Decimal | None
+    shortfall_bps: Decimal | None
+    fees: Decimal
+    duration_s: float
+    attempts: int
+    fills: int
+    venues: dict[str, VenueBreakdown] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        def text(value: Decimal | None) -> str | None:
+            return None if value is None else format(value.normalize(), "f")
+
+        return {
+            "close_id": self.close_id,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "side": self.side,
+            "requested": text(self.requested),
+            "filled": text(self.filled),
+            "hedged": text(self.hedged),
+            "residual": text(self.residual),
+            "average_price": text(self.average_price),
+            "arrival_mid": text(self.arrival_mid),
+            "shortfall_bps": text(
+                self.shortfall_bps.quantize(Decimal("0.01"))
+                if self.shortfall_bps
+                else self.shortfall_bps
+            ),
+            "fees": text(self.fees),
+            "duration_s": round(self.duration_s, 3),
+            "venues": {
+                name: {
+                    "filled": text(v.filled),
+                    "average_price": text(v.average_price),
+                    "attempts": v.attempts,
+                }
+                for name, v in self.venues.items()
+            },
+            "attempts": self.attempts,
+            "fills": self.fills,
+        }
+
+
+def shortfall_bps(
+    side: str, average: Decimal | None, arrival_mid: Decimal | None
+) -> Decimal | None:
+    """Implementation shortfall of the executed part against the arrival mid, in bps."""
+    if average is None or arrival_mid is None or arrival_mid == 0:
+        return None
+    signed = arrival_mid - average if side == "sell" else average - arrival_mid
+    return signed / arrival_mid * BPS
+
+
+async def summarize(
+    journal: Journal, close_id: str, arrival_mid: Decimal | None, duration_s: float
+) -> CloseResult:
+    close = await journal.get_close(close_id)
+    assert close is not None
+    attempts = [a for a in await journal.attempts(close_id) if a.purpose == "close"]
+    close_ids = {a.client_order_id for a in attempts}
+    fills = [f for f in await journal.fills(close_id) if f.client_order_id in close_ids]
+    gross = sum((f.quantity * f.price for f in fills), ZERO)
+    filled = sum((f.quantity for f in fills), ZERO)
+    average = gross / filled if filled else None
+    venues: dict[str, VenueBreakdown] = {}
+    for name in sorted({a.venue for a in attempts}):
+        venue_fills = [f for f in fills if f.venue == name]
+        qty = sum((f.quantity for f in venue_fills), ZERO)
+        notional = sum((f.quantity * f.price for f in venue_fills), ZERO)
+        venues[name] = VenueBreakdown(
+            qty, notional / qty if qty else None, sum(1 for a in attempts if a.venue == name)
+        )
+    fees = sum((f.fee for f in fills if f.fee_asset == "USDT"), ZERO)
+    residual = (
+        close.residual_qty
+        if close.residual_qty is not None
+        else (close.requested_qty - filled - close.hedged_qty)
+    )
+    return CloseResult(
+        close_id=close_id,
+        outcome=close.outcome,
+        reason=close.outcome_reason,
+        side=close.side,
+        requested=close.requested_qty,
+        filled=filled,
+        hedged=close.hedged_qty,
+        residual=residual,
+        average_price=average,
+        arrival_mid=arrival_mid,
+        shortfall_bps=shortfall_bps(close.side, average, arrival_mid),
+        fees=fees,
+        duration_s=duration_s,
+        attempts=len(await journal.attempts(close_id)),
+        fills=len(await journal.fills(close_id)),
+        venues=venues,
+    )

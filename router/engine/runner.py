@@ -1,0 +1,343 @@
+"""Running one close to a stated outcome: waves, escalation, pacing, hedge fallback.
+
+The close starts on the ladder rung its stop tier implies and climbs a rung whenever
+a wave fills less than the policy's threshold (or nothing can be placed within the
+cap). It is paced by the urgency schedule; when the escape window or the request's
+deadline runs out with spot still unsold, or the top rung can place nothing, the
+remainder is hedged with a perpetual short where allowed. It always ends FLAT,
+HEDGED or STRANDED, with the residual named.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import ROUND_DOWN, Decimal
+
+from router.core.book import Side
+from router.core.liquidity import escape_window
+from router.core.policy import Policy
+from router.engine.hedge import HedgePlan, open_hedge
+from router.engine.outcome import CloseResult, summarize
+from router.engine.ports import HealthPort, VenuePort, lists
+from router.engine.request import CloseRequest
+from router.engine.waves import (
+    VenueState,
+    WaveContext,
+    book_levels,
+    consolidated_touch,
+    failure_kind,
+    inventory_for,
+)
+from router.journal.records import CloseView, NewClose
+from router.journal.repository import Journal
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+STALL_WAVES = 3
+MAX_REFUSALS = 2
+TRICKLE = Decimal("0.05")
+"""On the top rung, waves filling less than this share of their target are stalls."""
+LEASE = timedelta(seconds=30)
+"""Waves on the top rung that fill nothing before the spot route is declared exhausted."""
+
+
+@dataclass
+class Pacing:
+    """Injected time: ``monotonic`` seconds and ``sleep``, so tests run crises fast."""
+
+    monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    retry_after_empty_s: float = 0.25
+
+
+@dataclass
+class CloseRunner:
+    journal: Journal
+    venues: Mapping[str, VenuePort]
+    health: Mapping[str, HealthPort]
+    policy: Policy
+    request: CloseRequest
+    pacing: Pacing = field(default_factory=Pacing)
+    symbol_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    liquidity: Decimal | None = None
+    refusals: dict[str, int] = field(default_factory=dict)
+    """Orders each venue refused outright in this close; after two it is not asked again."""
+
+    @property
+    def side(self) -> Side:
+        return Side(self.request.side)
+
+    def _names(self, *, spot: bool = True) -> list[str]:
+        names = self.request.venues or list(self.venues)
+        return [
+            n
+            for n in names
+            if n in self.venues and (not spot or self.refusals.get(n, 0) < MAX_REFUSALS)
+        ]
+
+    async def _states(self, symbol: str, asset_side: Side) -> list[VenueState]:
+        """Books and inventories of the healthy venues listing ``symbol``."""
+        names = [
+            n for n in self._names() if self.health[n].allow() and lists(self.venues[n], symbol)
+        ]
+        gathered = await asyncio.gather(
+            *(self._state(n, symbol, asset_side) for n in names), return_exceptions=True
+        )
+        states: list[VenueState] = []
+        for name, got in zip(names, gathered, strict=True):
+            if isinstance(got, BaseException):
+                self.health[name].record_failure(failure_kind(got))
+                await self.journal.record_venue_event(
+                    venue=name, kind="read_failed", detail=f"{type(got).__name__}: {got}"[:500]
+                )
+                continue
+            self.health[name].record_success()
+            states.append(got)
+        return states
+
+    async def _state(self, name: str, symbol: str, side: Side) -> VenueState:
+        venue = self.venues[name]
+        market = venue.market(symbol)
+        view = await venue.order_book(symbol)
+        asset = market.base if side is Side.SELL else market.quote
+        balance = await venue.free_balance(asset)
+        touch = view.book.best_ask if side is Side.BUY else view.book.best_bid
+        inventory = inventory_for(side, balance, touch, market.taker_fee, market.lot_step)
+        return VenueState(name, market, view, inventory)
+
+    async def _quantity(self, states: list[VenueState]) -> Decimal:
+        if self.request.quantity != "all":
+            return self.request.quantity
+        return sum((s.inventory for s in states), ZERO)
+
+    async def run(self) -> CloseResult:
+        request = self.request
+        spot = request.spot_symbol
+        started = self.pacing.monotonic()
+        states = await self._states(spot, self.side)
+        reference, arrival_mid = consolidated_touch([s.view.book for s in states], self.side)
+        quantity = await self._quantity(states)
+        close, created = await self.journal.create_close(
+            NewClose(
+                idempotency_key=request.idempotency_key,
+                symbol=request.symbol,
+                side=request.side,
+                quantity=quantity,
+                request=request.model_dump(mode="json"),
+                reference_price=reference,
+            )
+        )
+        if not created:
+            if close.outcome is not None or not await self.journal.claim(close.id, LEASE):
+                return await summarize(
+                    self.journal, close.id, arrival_mid, self.pacing.monotonic() - started
+                )
+            quantity = close.requested_qty
+        await self.journal.update_close(close.id, state="RUNNING")
+        deadline = self._deadline(started)
+        progress = await self._resume_point(close.id)
+        progress = await self._spot_waves(close, quantity, reference, deadline, states, progress)
+        remaining = quantity - progress.filled - progress.in_doubt - close.hedged_qty
+        hedged = close.hedged_qty
+        if remaining > 0 and request.allow_hedge:
+            hedge = HedgePlan(
+                journal=self.journal,
+                venues=self.venues,
+                health=self.health,
+                close_id=close.id,
+                side=self.side,
+                perp_symbol=request.perp_symbol,
+                names=self._names(spot=False),
+                wave=progress.wave + 1,
+            )
+            hedged += await open_hedge(hedge, remaining)
+        residual = quantity - progress.filled - hedged
+        outcome, reason = self._outcome(
+            quantity, progress.filled, hedged, progress.in_doubt, progress.why
+        )
+        await self.journal.finish_close(
+            close.id,
+            outcome,
+            filled_qty=progress.filled,
+            hedged_qty=hedged,
+            residual_qty=residual,
+            reason=reason,
+        )
+        return await summarize(
+            self.journal, close.id, arrival_mid, self.pacing.monotonic() - started
+        )
+
+    def _deadline(self, started: float) -> float | None:
+        limits: list[float] = []
+        if self.request.deadline_s is not None:
+            limits.append(float(self.request.deadline_s))
+        if self.liquidity is not None:
+            window = escape_window(
+                self.request.danger,
+                self.liquidity,
+                self.request.volatility or ZERO,
+                horizon_s=self.policy.liquidity.escape_horizon_s,
+            )
+            limits.append(float(window.seconds))
+        return started + min(limits) if limits else None
+
+    def _perp_lot(self) -> Decimal | None:
+        """The smallest perp lot among the venues that could hedge."""
+        steps = [
+            self.venues[n].market(self.request.perp_symbol).lot_step
+            for n in self._names(spot=False)
+            if lists(self.venues[n], self.request.perp_symbol)
+        ]
+        return min(steps) if steps else None
+
+    def _outcome(
+        self, quantity: Decimal, filled: Decimal, hedged: Decimal, in_doubt: Decimal, why: str
+    ) -> tuple[str, str]:
+        """FLAT, HEDGED or STRANDED, with the reason; a residual is always named.
+
+        A hedge covers the residual up to less than one perp lot: that dust cannot be
+        hedged on any venue (nor sold, or spot would have sold it) and is reported as
+        the residual of a HEDGED close.
+        """
+        residual = quantity - filled - hedged
+        if residual <= 0:
+            if hedged == 0:
+                return "FLAT", "sold in spot"
+            return "HEDGED", f"spot {why}; the rest is covered by a perp short"
+        lot = self._perp_lot()
+        if hedged > 0 and in_doubt == 0 and lot is not None and residual < lot:
+            return "HEDGED", (
+                f"spot {why}; {hedged} covered by a perp short; {residual} "
+                f"{self.request.symbol} of dust below the smallest perp lot ({lot}) remains"
+            )
+        parts = [f"residual {residual} {self.request.symbol} not closed: {why}"]
+        if in_doubt > 0:
+            parts.append(f"{in_doubt} still in doubt on a venue that cannot be reached")
+        if hedged > 0:
+            parts.append(f"{hedged} hedged with a perp short")
+        return "STRANDED", "; ".join(parts)
+
+    async def _resume_point(self, close_id: str) -> _Progress:
+        """Where a close stands: what its finished attempts filled, and its last wave."""
+        attempts = await self.journal.attempts(close_id)
+        progress = _Progress()
+        for attempt in attempts:
+            progress.wave = max(progress.wave, attempt.wave)
+            if attempt.purpose == "close":
+                progress.filled += attempt.filled_qty
+                if attempt.state.in_doubt:
+                    progress.in_doubt += attempt.quantity
+        return progress
+
+    async def _spot_waves(
+        self,
+        close: CloseView,
+        quantity: Decimal,
+        reference: Decimal | None,
+        deadline: float | None,
+        states: list[VenueState],
+        progress: _Progress,
+    ) -> _Progress:
+        policy = self.policy
+        rung = policy.starting_rung(self.request.unrealized_pnl)
+        escape_now = deadline is not None and deadline - self.pacing.monotonic() < float(
+            policy.liquidity.escape_now_below_s
+        )
+        schedule = policy.schedule(self.request.urgency, escape_now=escape_now)
+        waves = WaveContext(
+            self.journal, self.venues, self.health, close.id, self.side, self.request.spot_symbol
+        )
+        stalled = 0
+        batch = 0
+        first = True
+        while True:
+            remaining = quantity - progress.filled - progress.in_doubt
+            if remaining <= 0:
+                progress.why = "orders still in doubt" if progress.in_doubt else "sold"
+                return progress
+            if deadline is not None and self.pacing.monotonic() >= deadline:
+                progress.why = "the escape window closed before spot could be sold"
+                return progress
+            await self.journal.claim(close.id, LEASE)
+            async with self.symbol_lock:
+                if not first:
+                    states = await self._states(self.request.spot_symbol, self.side)
+                first = False
+                if not states:
+                    progress.why = "no healthy venue can take an order"
+                    stalled += 1
+                    if stalled >= STALL_WAVES:
+                        return progress
+                    await self.pacing.sleep(self.pacing.retry_after_empty_s)
+                    continue
+                if reference is None:
+                    reference, _ = consolidated_touch([s.view.book for s in states], self.side)
+                progress.wave += 1
+                await self.journal.record_books(
+                    close.id, progress.wave, [book_levels(s) for s in states]
+                )
+                target = remaining
+                if batch < schedule.batches - 1:
+                    coarsest = max(s.market.lot_step for s in states)
+                    target = (remaining / (schedule.batches - batch)).quantize(
+                        coarsest, rounding=ROUND_DOWN
+                    )
+                pricing = schedule.pricing if batch < schedule.batches else "aggressive"
+                cap = self._cap(reference, rung, pricing, states)
+                target = min(target, remaining)
+                result = await waves.run(progress.wave, rung, states, target, cap)
+            batch += 1
+            for name in result.rejected:
+                self.refusals[name] = self.refusals.get(name, 0) + 1
+            progress.filled += result.filled
+            progress.in_doubt += result.in_doubt
+            ratio = result.filled / target if target > 0 else ZERO
+            if ratio < policy.escalate_below_fill_ratio:
+                following = policy.next_rung(rung)
+                if following is not None:
+                    rung = following
+                elif ratio < TRICKLE:
+                    stalled += 1
+                    if stalled >= STALL_WAVES:
+                        progress.why = (
+                            "no bids within even the unbounded tier"
+                            if result.filled == 0
+                            else "the unbounded tier keeps filling only a trickle"
+                        )
+                        return progress
+            else:
+                stalled = 0
+            if batch < schedule.batches:
+                await self.pacing.sleep(float(schedule.spacing_s))
+            elif result.filled == 0:
+                await self.pacing.sleep(self.pacing.retry_after_empty_s)
+
+    def _cap(
+        self, reference: Decimal | None, rung: int, pricing: str, states: list[VenueState]
+    ) -> Decimal | None:
+        tolerance = self.policy.tolerance(rung)
+        if pricing == "passive":
+            touches = [
+                s.view.book.best_bid if self.side is Side.SELL else s.view.book.best_ask
+                for s in states
+            ]
+            known = [t for t in touches if t is not None]
+            if known:
+                return max(known) if self.side is Side.SELL else min(known)
+        if tolerance is None or reference is None:
+            return None
+        if self.side is Side.SELL:
+            return reference * (ONE - tolerance)
+        return reference * (ONE + tolerance)
+
+
+@dataclass
+class _Progress:
+    filled: Decimal = ZERO
+    in_doubt: Decimal = ZERO
+    wave: int = 0
+    why: str = ""

@@ -1,0 +1,1 @@
+"""The ccxt boundary: one adapter for any ccxt exchange, error classification, health."""

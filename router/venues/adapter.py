@@ -1,0 +1,381 @@
+"""One adapter over any ``ccxt.async_support`` exchange: the engine's only door to a venue.
+
+Reads (markets, books, balances, order lookups) are retried a few times on network
+trouble with exponential backoff. Orders are never retried: a resent order is a second
+order. ccxt's own request retry (``maxRetriesOnFailure``) is forced to 0 and its rate
+limiter on, whatever the client was built with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal, TypeVar
+
+import ccxt.async_support as ccxt
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from router.journal.recovery import LookupFailed, VenueOrder, VenueTrade
+from router.venues import answers, convert
+from router.venues.errors import (
+    BadVenueData,
+    OrderRejected,
+    OutcomeUnknown,
+    VenueError,
+    classify,
+    is_transient,
+    read_error,
+    safe_message,
+)
+from router.venues.model import BookView, MarketInfo, MarketKind, Outcome, PlaceResult
+from router.venues.stream import BookStream
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+FUTURES_DEPTHS = (5, 10, 20, 50, 100, 500, 1000)
+"""The book depths Binance USD-M accepts."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def harden(client: Any, timeout_s: float) -> None:
+    """Rate limiter on, no request retries inside ccxt, the venue's timeout, and the
+    last answer kept so that a body ccxt could not parse is noticed."""
+    client.enableRateLimit = True
+    client.options["maxRetriesOnFailure"] = 0
+    client.timeout = int(timeout_s * 1000)
+    client.enableLastHttpResponse = True
+    client.enableLastJsonResponse = True
+
+
+class VenueAdapter:
+    """A venue as the engine sees it; satisfies recovery's ``VenueLookup`` protocol."""
+
+    def __init__(
+        self,
+        name: str,
+        exchange: Any,
+        *,
+        pro: Any = None,
+        clock: Callable[[], datetime] = utc_now,
+        timeout_s: float = 10.0,
+        stale_after_s: float = 2.0,
+        read_attempts: int = 3,
+        backoff_s: float = 0.2,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.name = name
+        self.timeout_s = timeout_s
+        self.stale_after_s = stale_after_s
+        self._exchange = exchange
+        self._pro = pro
+        self._clock = clock
+        self._sleep = sleep
+        self._read_attempts = read_attempts
+        self._backoff_s = backoff_s
+        self._markets: dict[str, MarketInfo] = {}
+        self._streams: dict[str, BookStream] = {}
+        for client in (exchange, pro):
+            if client is not None:
+                harden(client, timeout_s)
+
+    # ------------------------------------------------------------------ markets
+
+    async def load(self) -> None:
+        """Load the venue's markets (spot and USD-M perpetuals) and the account's fees,
+        re-applying the client settings in case they were changed since construction."""
+        for client in (self._exchange, self._pro):
+            if client is not None:
+                harden(client, self.timeout_s)
+        exchange = self._exchange
+        await self._read("load_markets", lambda: exchange.load_markets(True))
+        if self._pro is not None:
+            self._pro.set_markets(exchange.markets, exchange.currencies)
+        spot_fees = await self._spot_fees()
+        markets: dict[str, MarketInfo] = {}
+        for symbol, raw in exchange.markets.items():
+            kind = convert.market_kind(raw)
+            if kind is None:
+                continue
+            try:
+                markets[symbol] = convert.market_info(
+                    self.name, raw, exchange.precisionMode, spot_fees if kind == "spot" else None
+                )
+            except BadVenueData as exc:
+                log.warning("%s: market %s skipped: %s", self.name, symbol, exc)
+        self._markets = markets
+
+    def market(self, symbol: str) -> MarketInfo:
+        try:
+            return self._markets[symbol]
+        except KeyError:
+            raise KeyError(f"{self.name} has no market {symbol!r} (loaded?)") from None
+
+    def markets(self, kind: MarketKind | None = None) -> list[MarketInfo]:
+        return [m for m in self._markets.values() if kind is None or m.kind == kind]
+
+    async def _spot_fees(self) -> tuple[Decimal, Decimal] | None:
+        """The account's spot commission (taker, maker) where the venue reports it.
+
+        ccxt's market fees for Binance spot are its published defaults, not the
+        account's; ``GET /api/v3/account`` carries the account's ``commissionRates``.
+        """
+        exchange = self._exchange
+        fetch = getattr(exchange, "private_get_account", None)
+        if exchange.id != "binance" or fetch is None:
+            return None
+        try:
+            account = await self._read("account commission", fetch)
+            rates = account["commissionRates"]
+            return (
+                convert.decimal(rates["taker"], "taker commission"),
+                convert.decimal(rates["maker"], "maker commission"),
+            )
+        except (VenueError, KeyError, TypeError) as exc:
+            log.warning("%s: account fees unavailable, using ccxt's: %s", self.name, exc)
+            return None
+
+    # ------------------------------------------------------------------ reads
+
+    async def order_book(self, symbol: str, depth: int = 100) -> BookView:
+        """The freshest book: the websocket copy if recent enough, else REST."""
+        info = self.market(symbol)
+        limit = self._depth_limit(info.kind, depth)
+        if self._pro is not None:
+            stream = self._streams.get(symbol)
+            if stream is None:
+                stream = BookStream(self._pro, symbol, depth, clock=self._clock, sleep=self._sleep)
+                self._streams[symbol] = stream
+                stream.start()
+            stream.keep = max(stream.keep, depth)
+            fresh = stream.fresh(self._clock(), self.stale_after_s)
+            if fresh is not None:
+                book = convert.book(fresh.bids, fresh.asks, f"{self.name} {symbol}", depth)
+                return BookView(self.name, symbol, book, fresh.received_at, "ws")
+        raw = await self._read(
+            "fetch_order_book", lambda: self._exchange.fetch_order_book(symbol, limit)
+        )
+        what = f"{self.name} {symbol}"
+        book = convert.book(raw.get("bids"), raw.get("asks"), what, depth)
+        return BookView(self.name, symbol, book, self._clock(), "rest")
+
+    @staticmethod
+    def _depth_limit(kind: MarketKind, depth: int) -> int:
+        if depth < 1:
+            raise ValueError("depth must be at least 1")
+        if kind == "linear":
+            return next((d for d in FUTURES_DEPTHS if d >= depth), FUTURES_DEPTHS[-1])
+        return depth
+
+    async def free_balance(self, asset: str) -> Decimal:
+        """The spot wallet's free amount of ``asset``."""
+        balance = await self._read(
+            "fetch_balance", lambda: self._exchange.fetch_balance({"type": "spot"})
+        )
+        return answers.free_amount(balance, asset, f"{self.name} free {asset}")
+
+    async def position(self, symbol: str) -> Decimal:
+        """The signed size of the USD-M position in ``symbol`` (negative = short)."""
+        rows = await self._read("fetch_positions", lambda: self._exchange.fetch_positions([symbol]))
+        return answers.signed_position(rows, symbol)
+
+    async def futures_available_margin(self, asset: str = "USDT") -> Decimal:
+        """Margin available for new USD-M positions, in ``asset``."""
+        balance = await self._read(
+            "fetch_balance", lambda: self._exchange.fetch_balance({"type": "swap"})
+        )
+        return answers.free_amount(balance, asset, f"{self.name} margin {asset}")
+
+    # ------------------------------------------------------------------ orders
+
+    async def place_order(
+        self,
+        symbol: str,
+        side: Literal["buy", "sell"],
+        quantity: Decimal,
+        *,
+        client_order_id: str,
+        limit_price: Decimal | None,
+        reduce_only: bool = False,
+    ) -> PlaceResult:
+        """Send one order, once: IOC LIMIT at ``limit_price``, or MARKET without one.
+
+        Never raises for the venue's answer; the result says whether the order was
+        acknowledged, definitely not placed, or must be looked up (UNKNOWN). ``fills``
+        sum to ``filled`` unless the venue could not be asked for them after the order
+        was acknowledged; the fills are then for recovery to read.
+        """
+        info = self.market(symbol)
+        if quantity <= 0 or (limit_price is not None and limit_price <= 0):
+            raise ValueError(
+                f"quantity and limit price must be positive: {quantity} @ {limit_price}"
+            )
+        if reduce_only and info.kind != "linear":
+            raise ValueError(f"{symbol}: reduce-only orders exist on USD-M markets only")
+        exchange = self._exchange
+        params: dict[str, Any] = {"clientOrderId": client_order_id, "maxRetriesOnFailure": 0}
+        if limit_price is not None:
+            params["timeInForce"] = "IOC"
+        if reduce_only:
+            params["reduceOnly"] = True
+        try:
+            amount = self._exact(exchange.amount_to_precision, symbol, quantity, "quantity")
+            price = None
+            if limit_price is not None:
+                price = self._exact(exchange.price_to_precision, symbol, limit_price, "price")
+            order = await exchange.create_order(
+                symbol, "market" if price is None else "limit", side, amount, price, params
+            )
+        except Exception as exc:
+            return answers.failed(exc, client_order_id, self._message(exc))
+        result = answers.placed(order, client_order_id, side, self._clock())
+        order_id = result.exchange_order_id
+        if result.outcome is Outcome.ACKED and order_id and not answers.fills_complete(result):
+            try:
+                fills = await self.trades_for_order(self.name, info.kind, symbol, order_id)
+            except LookupFailed as exc:
+                log.warning("%s: fills of %s not read yet: %s", self.name, client_order_id, exc)
+                fills = ()
+            result = replace(result, fills=tuple(fills))
+        return result
+
+    def _exact(
+        self, to_precision: Callable[[str, str], str], symbol: str, value: Decimal, what: str
+    ) -> str:
+        """``value`` as ccxt will send it; refuses a value ccxt would round or truncate."""
+        text = format(value, "f")
+        sent = to_precision(symbol, text)
+        if Decimal(sent) != value:
+            raise OrderRejected(
+                f"{self.name} {symbol}: {what} {text} is off the venue's grid "
+                f"(ccxt would send {sent}); not sent"
+            )
+        return text
+
+    async def cancel(self, symbol: str, client_order_id: str) -> VenueOrder | None:
+        """Cancel an open order; the order as it ended, or ``None`` if the venue never had it.
+
+        Raises :class:`OrderRejected` if the venue refused the cancel and
+        :class:`OutcomeUnknown` if it is not known whether the cancel happened.
+        """
+        exchange = self._exchange
+        try:
+            order = await self._retry(
+                lambda: exchange.cancel_order(None, symbol, {"origClientOrderId": client_order_id})
+            )
+        except ccxt.OrderNotFound:
+            kind = self.market(symbol).kind
+            try:
+                return await self.order_by_client_id(self.name, kind, symbol, client_order_id)
+            except LookupFailed as exc:
+                raise OutcomeUnknown(f"{self.name}: cancel {client_order_id}: {exc}") from exc
+        except Exception as exc:
+            message = f"{self.name}: cancel {client_order_id} failed: {self._message(exc)}"
+            if classify(exc) is Outcome.NOT_PLACED:
+                raise OrderRejected(message) from exc
+            raise OutcomeUnknown(message) from exc
+        try:
+            return answers.venue_order(order, client_order_id, check_client_id=False)
+        except BadVenueData as exc:
+            raise OutcomeUnknown(f"{self.name}: cancel {client_order_id}: {exc}") from exc
+
+    # ------------------------------------------------------------------ VenueLookup
+
+    async def order_by_client_id(
+        self, venue: str, market: str, symbol: str, client_order_id: str
+    ) -> VenueOrder | None:
+        """The order with this client order id (the latest, as Binance keeps them), or
+        ``None`` if the venue has none. Raises LookupFailed when the venue cannot say."""
+        exchange = self._exchange
+
+        async def fetch() -> dict[str, Any] | None:
+            try:
+                found: dict[str, Any] = await exchange.fetch_order(
+                    None, symbol, {"origClientOrderId": client_order_id}
+                )
+            except ccxt.OrderNotFound:
+                return None
+            return found
+
+        try:
+            order = await self._read("fetch_order", fetch)
+            return None if order is None else answers.venue_order(order, client_order_id)
+        except VenueError as exc:
+            raise LookupFailed(f"{self.name}: order {client_order_id}: {exc}") from exc
+
+    async def trades_for_order(
+        self, venue: str, market: str, symbol: str, exchange_order_id: str
+    ) -> Sequence[VenueTrade]:
+        """Every fill of one order, from the account's trade history."""
+        exchange = self._exchange
+        try:
+            rows = await self._read(
+                "fetch_my_trades",
+                lambda: exchange.fetch_my_trades(
+                    symbol, None, None, {"orderId": exchange_order_id}
+                ),
+            )
+            now = self._clock()
+            return [
+                answers.venue_trade(t, order_id=exchange_order_id, side=None, fallback_time=now)
+                for t in rows
+                if t.get("order") in (None, exchange_order_id)
+            ]
+        except VenueError as exc:
+            raise LookupFailed(f"{self.name}: trades of order {exchange_order_id}: {exc}") from exc
+
+    # ------------------------------------------------------------------ plumbing
+
+    async def close(self) -> None:
+        """Stop the book streams and close the ccxt clients."""
+        streams, self._streams = self._streams, {}
+        for stream in streams.values():
+            await stream.close()
+        for client in (self._pro, self._exchange):
+            if client is not None:
+                await client.close()
+
+    async def _retry(self, call: Callable[[], Awaitable[T]]) -> T:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._read_attempts),
+            wait=wait_exponential(multiplier=self._backoff_s, max=self._backoff_s * 8),
+            retry=retry_if_exception(is_transient),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await call()
+        raise AssertionError("tenacity ended without a result or an exception")
+
+    async def _read(self, action: str, call: Callable[[], Awaitable[T]]) -> T:
+        """A retried read; failures become :mod:`router.venues.errors` exceptions.
+
+        ccxt hands a body it cannot parse as JSON to its parsers as text, which then
+        yield empty books, positions or trade lists instead of failing; such an answer
+        raises :class:`BadVenueData` here. ccxt records the body just before returning,
+        with no suspension point in between, so the one checked is this call's.
+        """
+        exchange = self._exchange
+        exchange.last_http_response = None
+        try:
+            result = await self._retry(call)
+        except Exception as exc:
+            raise read_error(exc, self.name, action) from exc
+        body = exchange.last_http_response
+        if body and exchange.last_json_response is None:
+            raise BadVenueData(f"{self.name}: {action}: the answer is not JSON: {body[:60]!r}")
+        return result
+
+    def _message(self, exc: BaseException) -> str:
+        exchange = self._exchange
+        return safe_message(
+            exc, (getattr(exchange, "apiKey", None), getattr(exchange, "secret", None))
+        )

@@ -1,0 +1,175 @@
+"""The close engine against simulated venues through unmodified ccxt."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from router.core.allocation import VenueQuote, oracle
+from router.core.book import Side
+from router.sim.scenario import FaultSpec, Scenario
+from tests.engine.conftest import World, three_venues
+
+D = Decimal
+
+
+async def _oracle_for_first_wave(world: World, close_id: str, quantity: Decimal) -> Decimal:
+    """The oracle's net proceeds on the books the first wave decided on."""
+    import json
+
+    from sqlalchemy import select
+
+    from router.journal.models import BookSnapshot
+
+    async with world.journal.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(BookSnapshot).where(
+                    BookSnapshot.close_id == close_id, BookSnapshot.wave == 1
+                )
+            )
+        ).all()
+    quotes = []
+    for row in rows:
+        levels = json.loads(row.levels_json)["b"]
+        market = world.adapters[row.venue].market("BTC/USDT")
+        quotes.append(
+            VenueQuote(
+                row.venue,
+                tuple((D(p), D(q)) for p, q in levels),
+                world.initial[row.venue]["BTC"],
+                taker_fee=market.taker_fee,
+            )
+        )
+    return oracle(quotes, Side.SELL, quantity, None).net
+
+
+async def test_calm_ten_btc_split_by_depth_close_to_the_oracle(world: World) -> None:
+    result = await world.engine.close(world.request(quantity="10"))
+    assert result.outcome == "FLAT"
+    assert result.filled == D(10)
+    assert result.residual == 0
+    used = {name for name, v in result.venues.items() if v.filled > 0}
+    assert len(used) >= 2
+    for name in used:
+        assert result.venues[name].filled <= world.initial[name]["BTC"]
+    proceeds = (result.average_price or D(0)) * result.filled - result.fees
+    bound = await _oracle_for_first_wave(world, result.close_id, D(10))
+    assert proceeds >= bound * D("0.995")
+    assert result.shortfall_bps is not None
+    assert result.shortfall_bps > 0
+
+
+async def test_outage_mid_close_moves_the_share_to_the_others(world: World) -> None:
+    world.venue("bravo").faults.add(FaultSpec(kind="outage", start_s=D("0.5")))
+    result = await world.engine.close(world.request(quantity="10", urgency="0.6"))
+    assert result.outcome == "FLAT"
+    assert result.filled == D(10)
+    waves = {a.wave for a in await world.journal.attempts(result.close_id) if a.venue == "bravo"}
+    assert waves == {1}
+    assert result.venues["alpha"].filled + result.venues["charlie"].filled > D(6)
+
+
+async def test_timeout_after_accept_is_resolved_by_client_order_id(world: World) -> None:
+    world.venue("alpha").faults.add(
+        FaultSpec(kind="timeout_after_accept", endpoint="POST /api/v3/order", count=1)
+    )
+    result = await world.engine.close(world.request(quantity="5"))
+    assert result.outcome == "FLAT"
+    attempts = await world.journal.attempts(result.close_id)
+    alpha = [a for a in attempts if a.venue == "alpha"]
+    assert alpha[0].error_class is not None
+    sold = sum(t.qty for n in world.adapters for t in world.venue(n).trades)
+    assert sold == D(5)
+
+
+async def test_partial_fills_are_rerouted_over_several_waves(world: World) -> None:
+    for name in world.adapters:
+        world.venue(name).faults.add(FaultSpec(kind="partial_fill", fill_ratio=D("0.3")))
+    result = await world.engine.close(world.request(quantity="4"))
+    assert result.outcome == "FLAT"
+    assert result.filled == D(4)
+    waves = {a.wave for a in await world.journal.attempts(result.close_id)}
+    assert len(waves) >= 3
+
+
+@pytest.mark.parametrize("scenario", [three_venues()], ids=["thin-holder"])
+async def test_venue_is_never_asked_for_more_than_it_holds(
+    world: World, scenario: Scenario
+) -> None:
+    world.venue("alpha").spot.balances["BTC"].free = D("0.3")
+    world.initial["alpha"]["BTC"] = D("0.3")
+    result = await world.engine.close(world.request(quantity="6"))
+    attempts = await world.journal.attempts(result.close_id)
+    assert sum(a.quantity for a in attempts if a.venue == "alpha") <= D("0.3")
+    assert result.outcome == "FLAT"
+
+
+async def test_closing_a_short_buys_back(world: World) -> None:
+    before = {n: world.venue(n).spot.get("BTC").free for n in world.adapters}
+    result = await world.engine.close(world.request(side="buy", quantity="3"))
+    assert result.outcome == "FLAT"
+    assert result.filled == D(3)
+    bought = sum(world.venue(n).spot.get("BTC").free - before[n] for n in world.adapters)
+    fees_in_btc = sum(
+        t.commission for n in world.adapters for t in world.venue(n).trades if t.side == "BUY"
+    )
+    assert bought + fees_in_btc == D(3)
+    assert result.shortfall_bps is not None
+
+
+async def test_same_idempotency_key_never_closes_twice(world: World) -> None:
+    request = world.request(quantity="2")
+    first = await world.engine.close(request)
+    again = await world.engine.close(request)
+    assert again.close_id == first.close_id
+    assert again.filled == first.filled == D(2)
+    assert sum(len(world.venue(n).orders["spot"]) for n in world.adapters) == first.attempts
+
+
+EXHAUSTION = three_venues(
+    stages=[
+        {"at_s": 0, "depth": "0.01", "spread_bps": 200, "futures_depth": 1},
+        {
+            "at_s": 2,
+            "depth": "0.0005",
+            "spread_bps": 6000,
+            "futures_depth": 1,
+            "futures_spread_bps": 4,
+        },
+        {
+            "at_s": 600,
+            "depth": "0.0005",
+            "spread_bps": 6000,
+            "futures_depth": 1,
+            "futures_spread_bps": 4,
+        },
+        {"at_s": 601, "depth": 1, "spread_bps": 2},
+    ],
+)
+
+
+@pytest.mark.parametrize("scenario", [EXHAUSTION], ids=["exhaustion"])
+async def test_exhaustion_escalates_then_hedges_and_unwinds_later(
+    world: World, scenario: Scenario
+) -> None:
+    request = world.request(quantity="12", unrealized_pnl="-0.12", deadline_s="120")
+    result = await world.engine.close(request)
+    assert result.outcome == "HEDGED", result.reason
+    assert result.hedged > 0
+    assert result.filled + result.hedged + result.residual == D(12)
+    assert result.residual < D("0.001")
+    tiers = {a.tier for a in await world.journal.attempts(result.close_id) if a.purpose == "close"}
+    assert max(tiers) == 2
+    hedges = await world.journal.hedges(open_only=True)
+    assert sum(h["quantity"] for h in hedges) == result.hedged
+    world.clock.advance(D(700))
+    world.cluster.step()
+    spot = await world.engine.close(world.request(quantity=str(result.hedged)))
+    assert spot.outcome == "FLAT"
+    for hedge in hedges:
+        await world.engine.unwind(hedge["id"])
+    for name in ("alpha", "bravo"):
+        assert world.venue(name).futures.position == 0
+    assert await world.journal.hedges(open_only=True) == []
