@@ -346,6 +346,33 @@ def journal_stats(
     render_stats(stats)
 
 
+@app.command("simulate")
+def simulate_command(
+    scenario: Annotated[
+        str, typer.Option(help="Scenario name from config/scenarios, or a TOML file.")
+    ] = "black-thursday-2020",
+    seed: Annotated[int, typer.Option(help="Seed of the simulated world.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Journal URL (default: the SQLite journal).")
+    ] = None,
+) -> None:
+    """Replay a scenario's close through the engine, real ccxt and the journal."""
+    from router.engine.simulate import simulate
+
+    try:
+        result = asyncio.run(simulate(scenario, seed=seed, db_url=db))
+    except ScenarioError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if as_json:
+        typer.echo(json.dumps(result.as_json()))
+        return
+    from router.render import render_close
+
+    render_close(result.as_json())
+
+
 def main() -> None:
     app()
 

@@ -27,3 +27,45 @@ def render_plan(answer: dict[str, Any], console: Console | None = None) -> None:
     residual = answer["residual"]
     style = "bold red" if residual not in ("0", None) else "green"
     out.print(f"residual      [{style}]{residual}[/{style}]")
+
+
+def render_close(result: dict[str, Any], console: Console | None = None) -> None:
+    """One close's outcome: quantities, prices and the per-venue breakdown."""
+    out = console or Console()
+    colour = {"FLAT": "green", "HEDGED": "yellow"}.get(result["outcome"], "bold red")
+    out.print(f"close {result['close_id']}: [{colour}]{result['outcome']}[/{colour}]")
+    out.print(f"  {result['reason']}", markup=False)
+    table = Table()
+    for column in (
+        "requested",
+        "filled",
+        "hedged",
+        "residual",
+        "average_price",
+        "arrival_mid",
+        "shortfall_bps",
+        "duration_s",
+    ):
+        table.add_column(column.replace("_", " "), justify="right")
+    table.add_row(
+        *(
+            str(result[k])
+            for k in (
+                "requested",
+                "filled",
+                "hedged",
+                "residual",
+                "average_price",
+                "arrival_mid",
+                "shortfall_bps",
+                "duration_s",
+            )
+        )
+    )
+    out.print(table)
+    venues = Table(title="per venue")
+    for column in ("venue", "filled", "average price", "attempts"):
+        venues.add_column(column)
+    for name, row in result["venues"].items():
+        venues.add_row(name, str(row["filled"]), str(row["average_price"]), str(row["attempts"]))
+    out.print(venues)

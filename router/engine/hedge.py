@@ -96,8 +96,6 @@ async def open_hedge(plan: HedgePlan, quantity: Decimal) -> Decimal:
         for venue, filled in result.by_venue.items():
             size, gross = legs.get(venue, (ZERO, ZERO))
             legs[venue] = (size + filled, gross)
-        if result.filled == 0:
-            break
     for venue, hedge_id in hedge_ids.items():
         size = legs.get(venue, (ZERO, ZERO))[0]
         await plan.journal.update_hedge(

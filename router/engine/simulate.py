@@ -8,6 +8,7 @@ replays in about 30 seconds.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import uuid
 from contextlib import AsyncExitStack
@@ -29,7 +30,10 @@ from router.sim.connect import binance_client, close_client
 from router.sim.scenario import Scenario, load_scenario
 from router.sim.server import SimCluster
 from router.venues.adapter import VenueAdapter
+from router.venues.errors import VenueError
 from router.venues.health import CircuitBreaker
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -50,6 +54,7 @@ async def open_world(
     stack: AsyncExitStack, scenario: Scenario, *, seed: int, tls_dir: Path
 ) -> SimulatedWorld:
     clock = ScaledClock(scenario.speed, start=scenario.close.at_s)
+    clock.pause()
     cluster = SimCluster(scenario, seed=seed, tls_dir=tls_dir, clock=clock)
     await cluster.start()
     stack.push_async_callback(cluster.stop)
@@ -59,9 +64,14 @@ async def open_world(
         exchange = binance_client(endpoint)
         stack.push_async_callback(close_client, exchange)
         adapter = VenueAdapter(endpoint.name, exchange)
-        await adapter.load()
+        breaker = CircuitBreaker(clock=clock.seconds, venue=endpoint.name)
+        try:
+            await adapter.load()
+        except VenueError as exc:
+            log.warning("%s could not be loaded: %s", endpoint.name, exc)
+            breaker.record_failure("outage", str(exc))
         adapters[endpoint.name] = adapter
-        health[endpoint.name] = CircuitBreaker(clock=clock.seconds)
+        health[endpoint.name] = breaker
     return SimulatedWorld(scenario, cluster, clock, adapters, health)
 
 
@@ -104,6 +114,7 @@ async def simulate(
             policy or load_policy(),
             pacing=world.pacing(),
         )
+        world.clock.restart(scenario.close.at_s)
         key = f"simulate-{scenario.name}-{seed}-{uuid.uuid4().hex[:8]}"
         request = scenario_request(scenario, key=key)
         return await engine.close(request)

@@ -72,11 +72,16 @@ its own average price, which lags a crash (the average of the last minutes sits 
 today's price), so the edge estimated from the current mid is moved a third inwards."""
 
 
+FUTURES_BAND_KEPT = Decimal("0.9")
+"""USD-M bands are measured from the mark price, which does not lag: nearly all of it."""
+
+
 def band(market: MarketInfo, reference: Decimal | None) -> tuple[Decimal | None, Decimal | None]:
     if reference is None or market.percent_down is None or market.percent_up is None:
         return None, None
-    low = reference * (1 - (1 - market.percent_down) * BAND_KEPT)
-    high = reference * (1 + (market.percent_up - 1) * BAND_KEPT)
+    kept = BAND_KEPT if market.kind == "spot" else FUTURES_BAND_KEPT
+    low = reference * (1 - (1 - market.percent_down) * kept)
+    high = reference * (1 + (market.percent_up - 1) * kept)
     return low, high
 
 

@@ -49,10 +49,23 @@ class ScaledClock:
         self._monotonic = monotonic
         self._start = monotonic()
         self._offset = start
+        self._frozen: Decimal | None = None
 
     def now(self) -> Decimal:
+        if self._frozen is not None:
+            return self._frozen
         elapsed = Decimal(repr(self._monotonic() - self._start))
         return (self._offset + elapsed * self.speed).quantize(Decimal("0.001"))
+
+    def pause(self) -> None:
+        """Hold scenario time still (while a replay sets itself up) until :meth:`restart`."""
+        self._frozen = self.now()
+
+    def restart(self, at: Decimal) -> None:
+        """Continue from scenario time ``at`` as of now (never earlier than the current time)."""
+        self._offset = max(at, self.now())
+        self._frozen = None
+        self._start = self._monotonic()
 
     def seconds(self) -> float:
         """Scenario time as a float, for pacing code that wants a monotonic clock."""
