@@ -291,6 +291,7 @@ class CloseRunner:
                 target = min(target, remaining)
                 result = await waves.run(progress.wave, rung, states, target, cap)
             batch += 1
+            await self._journal_circuits(close.id)
             for name in result.rejected:
                 self.refusals[name] = self.refusals.get(name, 0) + 1
             progress.filled += result.filled
@@ -315,6 +316,17 @@ class CloseRunner:
                 await self.pacing.sleep(float(schedule.spacing_s))
             elif result.filled == 0:
                 await self.pacing.sleep(self.pacing.retry_after_empty_s)
+
+    async def _journal_circuits(self, close_id: str) -> None:
+        """Circuit-breaker changes since the last wave become venue events."""
+        for name, health in self.health.items():
+            for change in health.changes():
+                await self.journal.record_venue_event(
+                    venue=name,
+                    kind=f"circuit_{change.new}",
+                    detail=f"{change.old} -> {change.new}: {change.reason}"[:500],
+                    close_id=close_id,
+                )
 
     def _cap(
         self, reference: Decimal | None, rung: int, pricing: str, states: list[VenueState]

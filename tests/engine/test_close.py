@@ -173,3 +173,54 @@ async def test_exhaustion_escalates_then_hedges_and_unwinds_later(
     for name in ("alpha", "bravo"):
         assert world.venue(name).futures.position == 0
     assert await world.journal.hedges(open_only=True) == []
+
+
+async def test_two_closes_on_one_symbol_share_the_book(world: World) -> None:
+    """Planned one wave at a time under the symbol's lock: together they never oversell."""
+    import asyncio
+
+    first, second = await asyncio.gather(
+        world.engine.close(world.request(quantity="5")),
+        world.engine.close(world.request(quantity="6")),
+    )
+    assert first.outcome == second.outcome == "FLAT"
+    assert first.filled + second.filled == D(11)
+    sold = sum(t.qty for n in world.adapters for t in world.venue(n).trades)
+    assert sold == D(11)
+
+
+async def test_restart_resumes_an_unfinished_close(world: World) -> None:
+    """A close journaled with an intent that never left (the process died) is recovered:
+    the order is found never placed, and the whole quantity is then sold."""
+    from router.journal.records import AttemptIntent, NewClose
+
+    request = world.request(quantity="3")
+    close, _ = await world.journal.create_close(
+        NewClose(request.idempotency_key, "BTC", "sell", D(3), request.model_dump(mode="json"))
+    )
+    await world.journal.record_intent(
+        AttemptIntent("lost-1", close.id, 1, 0, "alpha", "spot", "BTC/USDT", "sell", D(3), D(50000))
+    )
+    [result] = await world.engine.resume()
+    assert result.close_id == close.id
+    assert result.outcome == "FLAT"
+    assert result.filled == D(3)
+    lost = await world.journal.attempt("lost-1")
+    assert lost is not None
+    assert lost.state.value == "REJECTED"
+
+
+async def test_circuit_changes_are_journaled(world: World) -> None:
+    world.venue("bravo").faults.add(FaultSpec(kind="outage"))
+    result = await world.engine.close(world.request(quantity="4"))
+    assert result.outcome == "FLAT"
+    from sqlalchemy import select
+
+    from router.journal.models import VenueEvent
+
+    async with world.journal.engine.connect() as conn:
+        kinds = {
+            row.kind
+            for row in await conn.execute(select(VenueEvent).where(VenueEvent.venue == "bravo"))
+        }
+    assert kinds & {"circuit_open", "outage", "read_failed"}
