@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from router.core.book import Side
 from router.core.policy import Policy
+from router.engine.netting import NettingDesk
 from router.engine.outcome import CloseResult
 from router.engine.ports import HealthPort, VenuePort
 from router.engine.request import CloseRequest
@@ -64,6 +65,7 @@ class Engine:
     health: Mapping[str, HealthPort]
     policy: Policy
     pacing: Pacing = field(default_factory=Pacing)
+    desk: NettingDesk = field(default_factory=NettingDesk)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     def _lock(self, symbol: str) -> asyncio.Lock:
@@ -85,6 +87,7 @@ class Engine:
             pacing=self.pacing,
             symbol_lock=self._lock(request.symbol),
             liquidity=liquidity,
+            desk=self.desk,
         )
         return await runner.run()
 

@@ -88,7 +88,7 @@ async def summarize(
 ) -> CloseResult:
     close = await journal.get_close(close_id)
     assert close is not None
-    attempts = [a for a in await journal.attempts(close_id) if a.purpose == "close"]
+    attempts = [a for a in await journal.attempts(close_id) if a.purpose in ("close", "net")]
     close_ids = {a.client_order_id for a in attempts}
     fills = [f for f in await journal.fills(close_id) if f.client_order_id in close_ids]
     gross = sum((f.quantity * f.price for f in fills), ZERO)

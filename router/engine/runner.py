@@ -19,8 +19,10 @@ from decimal import ROUND_DOWN, Decimal
 
 from router.core.book import Side
 from router.core.liquidity import escape_window
+from router.core.orders import OrderState
 from router.core.policy import Policy
 from router.engine.hedge import HedgePlan, open_hedge
+from router.engine.netting import NettingDesk, NettingEntry
 from router.engine.outcome import CloseResult, summarize
 from router.engine.ports import HealthPort, VenuePort, lists
 from router.engine.request import CloseRequest
@@ -32,13 +34,15 @@ from router.engine.waves import (
     failure_kind,
     inventory_for,
 )
-from router.journal.records import CloseView, NewClose
-from router.journal.repository import Journal
+from router.journal.records import AttemptIntent, CloseView, FillRecord, NewClose
+from router.journal.repository import Journal, OutcomeUpdate
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
 STALL_WAVES = 3
 MAX_REFUSALS = 2
+INTERNAL = "internal"
+"""The pseudo-venue of quantities netted between opposite closes."""
 TRICKLE = Decimal("0.05")
 """On the top rung, waves filling less than this share of their target are stalls."""
 LEASE = timedelta(seconds=30)
@@ -64,6 +68,7 @@ class CloseRunner:
     pacing: Pacing = field(default_factory=Pacing)
     symbol_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     liquidity: Decimal | None = None
+    desk: NettingDesk = field(default_factory=NettingDesk)
     refusals: dict[str, int] = field(default_factory=dict)
     """Orders each venue refused outright in this close; after two it is not asked again."""
 
@@ -115,6 +120,20 @@ class CloseRunner:
         return sum((s.inventory for s in states), ZERO)
 
     async def run(self) -> CloseResult:
+        """Run the close; a close arriving together with an opposite one nets against it.
+
+        The netting entry is taken before the first await, so closes submitted at the
+        same moment all see each other before either sends anything.
+        """
+        request = self.request
+        wanted = ZERO if request.quantity == "all" else request.quantity
+        entry = self.desk.join(request.idempotency_key, request.symbol, request.side, wanted)
+        try:
+            return await self._run(entry)
+        finally:
+            self.desk.leave(entry)
+
+    async def _run(self, entry: NettingEntry) -> CloseResult:
         request = self.request
         spot = request.spot_symbol
         started = self.pacing.monotonic()
@@ -140,7 +159,10 @@ class CloseRunner:
         await self.journal.update_close(close.id, state="RUNNING")
         deadline = self._deadline(started)
         progress = await self._resume_point(close.id)
-        progress = await self._spot_waves(close, quantity, reference, deadline, states, progress)
+        entry.close_id = close.id
+        progress = await self._spot_waves(
+            close, quantity, reference, deadline, states, progress, entry
+        )
         remaining = quantity - progress.filled - progress.in_doubt - close.hedged_qty
         hedged = close.hedged_qty
         if remaining > 0 and request.allow_hedge:
@@ -227,7 +249,7 @@ class CloseRunner:
         progress = _Progress()
         for attempt in attempts:
             progress.wave = max(progress.wave, attempt.wave)
-            if attempt.purpose == "close":
+            if attempt.purpose in ("close", "net"):
                 progress.filled += attempt.filled_qty
                 if attempt.state.in_doubt:
                     progress.in_doubt += attempt.quantity
@@ -241,6 +263,7 @@ class CloseRunner:
         deadline: float | None,
         states: list[VenueState],
         progress: _Progress,
+        entry: NettingEntry,
     ) -> _Progress:
         policy = self.policy
         rung = policy.starting_rung(self.request.unrealized_pnl)
@@ -277,6 +300,13 @@ class CloseRunner:
                 if reference is None:
                     reference, _ = consolidated_touch([s.view.book for s in states], self.side)
                 progress.wave += 1
+                netted = self.desk.offset(entry, remaining)
+                if netted > 0:
+                    await self._record_netting(close.id, progress.wave, netted, states)
+                    progress.filled += netted
+                    remaining -= netted
+                    if remaining <= 0:
+                        continue
                 await self.journal.record_books(
                     close.id, progress.wave, [book_levels(s) for s in states]
                 )
@@ -316,6 +346,49 @@ class CloseRunner:
                 await self.pacing.sleep(float(schedule.spacing_s))
             elif result.filled == 0:
                 await self.pacing.sleep(self.pacing.retry_after_empty_s)
+
+    async def _record_netting(
+        self, close_id: str, wave: int, quantity: Decimal, states: list[VenueState]
+    ) -> None:
+        """Journal quantity crossed internally with an opposite close, at the mid."""
+        _, mid = consolidated_touch([s.view.book for s in states], self.side)
+        client_id = f"{close_id[3:19]}-n{wave}"
+        await self.journal.record_intent(
+            AttemptIntent(
+                client_order_id=client_id,
+                close_id=close_id,
+                wave=wave,
+                tier=-1,
+                venue=INTERNAL,
+                market="net",
+                symbol=self.request.spot_symbol,
+                side=self.side.value,
+                quantity=quantity,
+                limit_price=None,
+                style="internal",
+                purpose="net",
+            )
+        )
+        await self.journal.mark_sent(client_id)
+        await self.journal.record_outcome(
+            client_id,
+            OutcomeUpdate(OrderState.FILLED, exchange_order_id=client_id, filled_qty=quantity),
+            [
+                FillRecord(
+                    close_id=close_id,
+                    client_order_id=client_id,
+                    venue=INTERNAL,
+                    market="net",
+                    trade_id=client_id,
+                    side=self.side.value,
+                    quantity=quantity,
+                    price=(mid or ZERO).quantize(Decimal("0.00000001")),
+                    fee=ZERO,
+                    fee_asset=None,
+                    traded_at=self.journal.clock(),
+                )
+            ],
+        )
 
     async def _journal_circuits(self, close_id: str) -> None:
         """Circuit-breaker changes since the last wave become venue events."""

@@ -224,3 +224,21 @@ async def test_circuit_changes_are_journaled(world: World) -> None:
             for row in await conn.execute(select(VenueEvent).where(VenueEvent.venue == "bravo"))
         }
     assert kinds & {"circuit_open", "outage", "read_failed"}
+
+
+async def test_opposite_closes_at_the_same_moment_are_netted(world: World) -> None:
+    """Sell 5 and buy 3 together: 3 cross internally at the mid, only 2 go to market."""
+    import asyncio
+
+    seller, buyer = await asyncio.gather(
+        world.engine.close(world.request(quantity="5")),
+        world.engine.close(world.request(side="buy", quantity="3")),
+    )
+    assert seller.outcome == buyer.outcome == "FLAT"
+    assert seller.filled == D(5)
+    assert buyer.filled == D(3)
+    assert buyer.venues["internal"].filled == D(3)
+    assert seller.venues["internal"].filled == D(3)
+    traded = sum(t.qty for n in world.adapters for t in world.venue(n).trades)
+    assert traded == D(2)
+    assert all(t.side == "SELL" for n in world.adapters for t in world.venue(n).trades)
