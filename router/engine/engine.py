@@ -67,6 +67,12 @@ class Engine:
     pacing: Pacing = field(default_factory=Pacing)
     desk: NettingDesk = field(default_factory=NettingDesk)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    _cancelled: set[str] = field(default_factory=set)
+
+    def cancel(self, close_id: str) -> None:
+        """Stop a running close: no new wave or hedge starts; what is out is still
+        reconciled, and the close ends with its residual named."""
+        self._cancelled.add(close_id)
 
     def _lock(self, symbol: str) -> asyncio.Lock:
         return self._locks.setdefault(symbol, asyncio.Lock())
@@ -88,6 +94,7 @@ class Engine:
             symbol_lock=self._lock(request.symbol),
             liquidity=liquidity,
             desk=self.desk,
+            cancelled=self._cancelled.__contains__,
         )
         return await runner.run()
 

@@ -69,6 +69,8 @@ class CloseRunner:
     symbol_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     liquidity: Decimal | None = None
     desk: NettingDesk = field(default_factory=NettingDesk)
+    cancelled: Callable[[str], bool] = lambda close_id: False
+    """Whether the operator cancelled the close: no new wave (nor hedge) starts then."""
     refusals: dict[str, int] = field(default_factory=dict)
     """Orders each venue refused outright in this close; after two it is not asked again."""
 
@@ -165,7 +167,7 @@ class CloseRunner:
         )
         remaining = quantity - progress.filled - progress.in_doubt - close.hedged_qty
         hedged = close.hedged_qty
-        if remaining > 0 and request.allow_hedge:
+        if remaining > 0 and request.allow_hedge and not progress.cancelled:
             hedge = HedgePlan(
                 journal=self.journal,
                 venues=self.venues,
@@ -281,6 +283,10 @@ class CloseRunner:
             remaining = quantity - progress.filled - progress.in_doubt
             if remaining <= 0:
                 progress.why = "orders still in doubt" if progress.in_doubt else "sold"
+                return progress
+            if self.cancelled(close.id):
+                progress.why = "cancelled by the operator"
+                progress.cancelled = True
                 return progress
             if deadline is not None and self.pacing.monotonic() >= deadline:
                 progress.why = "the escape window closed before spot could be sold"
@@ -426,3 +432,4 @@ class _Progress:
     in_doubt: Decimal = ZERO
     wave: int = 0
     why: str = ""
+    cancelled: bool = False

@@ -227,3 +227,34 @@ async def test_opposite_closes_at_the_same_moment_are_netted(world: World) -> No
     traded = sum(t.qty for n in world.adapters for t in world.venue(n).trades)
     assert traded == D(2)
     assert all(t.side == "SELL" for n in world.adapters for t in world.venue(n).trades)
+
+
+async def test_cancel_stops_new_waves_and_names_the_residual(world: World) -> None:
+    """Cancelled after its first batch: nothing more is sent, the residual is stated."""
+    pause = world.engine.pacing.sleep
+    close_ids: list[str] = []
+
+    async def cancel_then_pause(seconds: float) -> None:
+        attempts = await _attempts_so_far(world)
+        if attempts:
+            world.engine.cancel(attempts[0])
+            close_ids.append(attempts[0])
+        await pause(seconds)
+
+    world.engine.pacing.sleep = cancel_then_pause
+    result = await world.engine.close(world.request(quantity="6", urgency="0.3"))
+    assert result.outcome == "STRANDED"
+    assert result.reason is not None
+    assert "cancelled by the operator" in result.reason
+    assert D(0) < result.filled < D(6)
+    assert result.residual == D(6) - result.filled
+    assert {a.wave for a in await world.journal.attempts(result.close_id)} == {1}
+
+
+async def _attempts_so_far(world: World) -> list[str]:
+    from sqlalchemy import select
+
+    from router.journal.models import Attempt
+
+    async with world.journal.engine.connect() as conn:
+        return [row.close_id for row in await conn.execute(select(Attempt.close_id))]
