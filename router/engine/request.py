@@ -32,6 +32,10 @@ class CloseRequest(BaseModel):
     idempotency_key: str
     allow_hedge: bool = True
     deadline_s: Annotated[Decimal, Field(gt=0, le=86400, allow_inf_nan=False)] | None = None
+    max_slippage: Annotated[Decimal, Field(gt=0, lt=1, allow_inf_nan=False)] | None = Field(
+        default=None,
+        description="never escalate beyond this tolerance (a stop tier's); default: the ladder",
+    )
     venues: list[str] | None = None
     quote: str = "USDT"
 

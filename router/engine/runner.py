@@ -245,6 +245,22 @@ class CloseRunner:
             parts.append(f"{hedged} hedged with a perp short")
         return "STRANDED", "; ".join(parts)
 
+    def _stall_reason(self, rung: int, filled: Decimal) -> str:
+        tolerance = self.policy.tolerance(rung)
+        tier = "the unbounded tier" if tolerance is None else f"the {tolerance:.0%} tolerance"
+        if filled == 0:
+            return f"no bids within even {tier}"
+        return f"{tier} keeps filling only a trickle"
+
+    def _max_rung(self) -> int:
+        """The highest ladder rung the request allows (its ``max_slippage``)."""
+        ladder = self.policy.ladder
+        limit = self.request.max_slippage
+        if limit is None:
+            return len(ladder) - 1
+        allowed = [i for i, t in enumerate(ladder) if t is not None and t <= limit]
+        return max(allowed, default=0)
+
     async def _resume_point(self, close_id: str) -> _Progress:
         """Where a close stands: what its finished attempts filled, and its last wave."""
         attempts = await self.journal.attempts(close_id)
@@ -268,7 +284,8 @@ class CloseRunner:
         entry: NettingEntry,
     ) -> _Progress:
         policy = self.policy
-        rung = policy.starting_rung(self.request.unrealized_pnl)
+        top = self._max_rung()
+        rung = min(policy.starting_rung(self.request.unrealized_pnl), top)
         escape_now = deadline is not None and deadline - self.pacing.monotonic() < float(
             policy.liquidity.escape_now_below_s
         )
@@ -334,17 +351,13 @@ class CloseRunner:
             progress.in_doubt += result.in_doubt
             ratio = result.filled / target if target > 0 else ZERO
             if ratio < policy.escalate_below_fill_ratio:
-                following = policy.next_rung(rung)
+                following = policy.next_rung(rung) if rung < top else None
                 if following is not None:
                     rung = following
                 elif ratio < TRICKLE:
                     stalled += 1
                     if stalled >= STALL_WAVES:
-                        progress.why = (
-                            "no bids within even the unbounded tier"
-                            if result.filled == 0
-                            else "the unbounded tier keeps filling only a trickle"
-                        )
+                        progress.why = self._stall_reason(rung, result.filled)
                         return progress
             else:
                 stalled = 0

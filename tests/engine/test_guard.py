@@ -1,0 +1,68 @@
+"""Guard mode: a falling price walks a watched position through the stop tiers."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from router.core.guard import GuardedPosition
+from router.engine.guard import Guard
+from router.journal.models import LiquidityEvent
+from tests.engine.conftest import World, three_venues
+
+D = Decimal
+
+FALLING = three_venues(
+    path={
+        "kind": "synthetic",
+        "start_price": "60000",
+        "drift_per_hour": "-0.5",
+        "volatility_per_sqrt_hour": "0",
+    },
+    stages=[{"at_s": 0, "depth": "0.01", "spread_bps": 2}],
+)
+
+
+@pytest.mark.parametrize("scenario", [FALLING], ids=["falling"])
+async def test_price_fall_through_minus_10_then_minus_20_starts_tiered_closes(
+    world: World, scenario: object
+) -> None:
+    position = GuardedPosition("core-btc", "BTC", "long", D(60000), D(10))
+    guard = Guard(world.engine, [position], danger=D(0))
+    assert await guard.check_once() == []
+
+    world.clock.set(D(850))
+    world.cluster.step()
+    [first] = await guard.check_once()
+    assert (first.rung, first.tolerance, first.kind) == (0, D("0.05"), "stop_tier")
+    assert first.unrealized_pnl <= D("-0.10")
+
+    world.clock.set(D(1700))
+    world.cluster.step()
+    [second] = await guard.check_once()
+    assert (second.rung, second.tolerance) == (1, D("0.10"))
+    assert second.unrealized_pnl <= D("-0.20")
+
+    closes = guard.results
+    assert len(closes) == 2
+    for close, tolerance in zip(closes, (D("0.05"), D("0.10")), strict=True):
+        attempts = await world.journal.attempts(close.close_id)
+        assert attempts
+        view = await world.journal.get_close(close.close_id)
+        assert view is not None
+        assert view.reference_price is not None
+        floor = view.reference_price * (1 - tolerance)
+        assert all(a.limit_price is not None and a.limit_price >= floor for a in attempts)
+    assert closes[0].filled > 0
+    assert closes[1].requested == D(10) - closes[0].filled - closes[0].hedged
+
+    async with world.journal.engine.connect() as conn:
+        events = (await conn.execute(select(LiquidityEvent).order_by(LiquidityEvent.id))).all()
+    assert [e.kind for e in events] == ["guard_stop_tier", "guard_stop_tier"]
+    details = [json.loads(e.detail_json) for e in events]
+    assert [d["tolerance"] for d in details] == ["0.05", "0.10"]
+    assert "normal stop" in details[0]["reason"]
+    assert "emergency stop" in details[1]["reason"]
