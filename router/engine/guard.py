@@ -49,6 +49,10 @@ class Guard:
         for position in self.positions:
             self._watches[position.name] = _Watch(position, position.quantity)
 
+    def open_quantity(self) -> Decimal:
+        """What the guard still watches across its positions."""
+        return sum((w.remaining for w in self._watches.values()), ZERO)
+
     @property
     def venues(self) -> Mapping[str, VenuePort]:
         return self.engine.venues

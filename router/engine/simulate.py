@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from router.config import load_policy
+from router.core.guard import GuardedPosition
 from router.core.policy import Policy
 from router.engine.engine import Engine
+from router.engine.guard import Guard
 from router.engine.outcome import CloseResult
 from router.engine.request import CloseRequest
 from router.engine.runner import Pacing
@@ -118,3 +120,40 @@ async def simulate(
         key = f"simulate-{scenario.name}-{seed}-{uuid.uuid4().hex[:8]}"
         request = scenario_request(scenario, key=key)
         return await engine.close(request)
+
+
+async def guard_replay(
+    scenario_name: str,
+    positions: list[GuardedPosition],
+    *,
+    seed: int = 0,
+    db_url: str | None = None,
+    poll_s: float = 5.0,
+    danger: Decimal = Decimal("0.5"),
+    allow_hedge: bool = True,
+    until_s: Decimal | None = None,
+    policy: Policy | None = None,
+) -> list[CloseResult]:
+    """Run guard mode over a scenario from its start until every position is closed,
+    the scenario ends or ``until_s`` (scenario seconds) is reached."""
+    scenario = load_scenario(scenario_name)
+    end = min(scenario.duration_s, until_s) if until_s is not None else scenario.duration_s
+    async with AsyncExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        replay = scenario.model_copy(
+            update={"close": scenario.close.model_copy(update={"at_s": Decimal(0)})}
+        )
+        world = await open_world(stack, replay, seed=seed, tls_dir=workdir / "tls")
+        journal = await Journal.open(journal_url(db_url))
+        stack.push_async_callback(journal.close)
+        engine = Engine(
+            journal, world.adapters, world.health, policy or load_policy(), pacing=world.pacing()
+        )
+        guard = Guard(
+            engine, positions, danger=danger, allow_hedge=allow_hedge, quote=scenario.quote_asset
+        )
+        world.clock.restart(Decimal(0))
+        while world.clock.now() < end and guard.open_quantity() > 0:
+            await guard.check_once()
+            await world.clock.sleep(poll_s)
+        return guard.results
