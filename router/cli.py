@@ -19,10 +19,12 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from router.core.plan import plan
+from router.guard_command import guard_command
 from router.journal import audit, migrate
 from router.journal.db import journal_url, make_engine, redacted
 from router.journal.render import render_stats, render_timeline
 from router.render import render_plan
+from router.service.cli import register as register_serve
 from router.sim.scenario import ScenarioError, load_scenario
 from router.sim.server import SimCluster
 
@@ -35,6 +37,7 @@ journal_app = typer.Typer(
     help="The journal's contents: exports and Memory-Layer statistics.", no_args_is_help=True
 )
 app.add_typer(journal_app, name="journal")
+register_serve(app)
 
 DEFAULT_TLS_DIR = Path("var/tls")
 
@@ -272,16 +275,35 @@ def _read_journal(url: str | None, read: Callable[[AsyncEngine], Awaitable[T]]) 
         raise _fail(f"{shown}: {_first_line(exc)}") from exc
 
 
+PlotOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--plot", help="Also draw the close as a PNG picture into this file.", show_default=False
+    ),
+]
+
+
+def _plot(url: str | None, close_id: str, path: Path) -> None:
+    """Draw the close's picture into ``path`` (see router.journal.plot); says so on stderr."""
+    from router.journal.plot import plot_close
+
+    _read_journal(url, lambda engine: plot_close(engine, close_id, path))
+    typer.echo(f"picture of {close_id} written to {path}", err=True)
+
+
 @app.command("audit")
 def audit_command(
     close_id: Annotated[str, typer.Argument(help="The close's id.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the timeline as JSON.")] = False,
     url: UrlOption = None,
+    plot: PlotOption = None,
 ) -> None:
     """A close's timeline: its request, waves, orders, fills and faults, and its numbers."""
     timeline = _read_journal(url, lambda engine: audit.close_timeline(engine, close_id))
     if timeline is None:
         raise _fail(f"no close {close_id!r} in the journal")
+    if plot is not None:
+        _plot(url, close_id, plot)
     if as_json:
         typer.echo(json.dumps(audit.timeline_json(timeline), indent=2))
         return
@@ -356,6 +378,7 @@ def simulate_command(
     db: Annotated[
         str | None, typer.Option("--db", help="Journal URL (default: the SQLite journal).")
     ] = None,
+    plot: PlotOption = None,
 ) -> None:
     """Replay a scenario's close through the engine, real ccxt and the journal."""
     from router.engine.simulate import simulate
@@ -367,10 +390,15 @@ def simulate_command(
         raise typer.Exit(2) from exc
     if as_json:
         typer.echo(json.dumps(result.as_json()))
-        return
-    from router.render import render_close
+    else:
+        from router.render import render_close
 
-    render_close(result.as_json())
+        render_close(result.as_json())
+    if plot is not None:
+        _plot(db, result.close_id, plot)
+
+
+app.command("guard")(guard_command)
 
 
 def main() -> None:

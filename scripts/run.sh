@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The main job on embedded defaults: serve the simulated venues of the `calm` scenario.
+# The main job on embedded defaults: replay the Black Thursday 2020 crisis close through the
+# engine, print its summary, journal it to var/journal.db and draw it to
+# var/black-thursday-2020.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
-exec .venv/bin/router sim serve --scenario "${SCENARIO:-calm}" "$@"
+exec .venv/bin/router simulate --scenario black-thursday-2020 \
+    --plot var/black-thursday-2020.png "$@"

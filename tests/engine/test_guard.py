@@ -66,3 +66,52 @@ async def test_price_fall_through_minus_10_then_minus_20_starts_tiered_closes(
     assert [d["tolerance"] for d in details] == ["0.05", "0.10"]
     assert "normal stop" in details[0]["reason"]
     assert "emergency stop" in details[1]["reason"]
+
+
+def test_guard_command_replays_a_scenario(tmp_path: object) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    folder = Path(str(tmp_path))
+    config = folder / "guard.toml"
+    config.write_text(
+        'poll_s = "30"\ndanger = "0.5"\nallow_hedge = false\n[[positions]]\nname = "p"\n'
+        'symbol = "BTC"\nside = "long"\nentry_price = "7900"\nquantity = "2"\n',
+        encoding="utf-8",
+    )
+    db = f"sqlite+aiosqlite:///{folder / 'journal.db'}"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "router.cli",
+            "guard",
+            "--config",
+            str(config),
+            "--scenario",
+            "black-thursday-2020",
+            "--until-s",
+            "300",
+            "--db",
+            db,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    [close] = json.loads(result.stdout)["closes"]
+    assert close["outcome"] == "FLAT"
+    assert Decimal(close["filled"]) == D(2)
+    bad = folder / "bad.toml"
+    bad.write_text('[[positions]]\nname = "p"\nsymbol = "BTC"\nside = "sideways"\n', "utf-8")
+    refused = subprocess.run(
+        [sys.executable, "-m", "router.cli", "guard", "--config", str(bad), "--db", db],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2
+    assert "positions.0.side" in refused.stderr

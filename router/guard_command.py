@@ -1,0 +1,62 @@
+"""``router guard``: the standing stop-loss safety net, replayed against a scenario."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from router.config import load_guard_config
+from router.core.policy import PolicyError
+from router.sim.scenario import ScenarioError
+
+
+def guard_command(
+    config: Annotated[
+        Path, typer.Option(help="Guard configuration (positions, poll, danger).")
+    ] = Path("config/guard.example.toml"),
+    scenario: Annotated[
+        str, typer.Option(help="Scenario whose simulated venues the guard watches.")
+    ] = "black-thursday-2020",
+    seed: Annotated[int, typer.Option(help="Seed of the simulated world.")] = 0,
+    until_s: Annotated[
+        float | None, typer.Option("--until-s", help="Stop after this much scenario time.")
+    ] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Journal URL.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the closes as JSON.")] = False,
+) -> None:
+    """Watch positions and close them by the stop tiers (and the escape window) on its own."""
+    from router.engine.simulate import guard_replay
+
+    try:
+        settings = load_guard_config(config)
+        results = asyncio.run(
+            guard_replay(
+                scenario,
+                settings.guarded(),
+                seed=seed,
+                db_url=db,
+                poll_s=float(settings.poll_s),
+                danger=settings.danger,
+                allow_hedge=settings.allow_hedge,
+                until_s=Decimal(repr(until_s)) if until_s is not None else None,
+            )
+        )
+    except (PolicyError, ScenarioError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    answers = [r.as_json() for r in results]
+    if as_json:
+        typer.echo(json.dumps({"closes": answers}))
+        return
+    if not answers:
+        typer.echo("no stop tier was reached")
+    for answer in answers:
+        typer.echo(
+            f"{answer['close_id']}: {answer['outcome']} — {answer['reason']} "
+            f"(filled {answer['filled']}, hedged {answer['hedged']}, residual {answer['residual']})"
+        )

@@ -1,0 +1,1 @@
+"""The router's HTTP API: closes, liquidity, hedges, venues, health and metrics."""

@@ -1,0 +1,96 @@
+"""``router serve``: the HTTP API, over a scenario's venues simulated in process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import tempfile
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from router.service.auth import TOKENS_ENV, TOKENS_FILE_ENV, TokenError, load_tokens
+
+log = logging.getLogger(__name__)
+
+
+async def _serve(host: str, port: int, scenario_name: str, seed: int, db: str | None) -> None:
+    from aiohttp import web
+
+    from router.config import load_policy
+    from router.engine.engine import Engine
+    from router.engine.simulate import open_world
+    from router.journal.db import journal_url
+    from router.journal.repository import Journal
+    from router.service.app import build_app
+    from router.service.state import ServiceState
+    from router.sim.scenario import load_scenario
+
+    tokens = load_tokens()
+    scenario = load_scenario(scenario_name)
+    async with AsyncExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        world = await open_world(stack, scenario, seed=seed, tls_dir=workdir / "tls")
+        journal = await Journal.open(journal_url(db))
+        stack.push_async_callback(journal.close)
+        engine = Engine(journal, world.adapters, world.health, load_policy(), pacing=world.pacing())
+        world.clock.restart(scenario.close.at_s)
+        state = ServiceState(engine, journal, world.adapters, world.health, tokens)
+        runner = web.AppRunner(build_app(state), access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound = runner.addresses[0] if runner.addresses else (host, port)
+        sys.stdout.write(f"router API on http://{bound[0]}:{bound[1]} ({scenario.name})\n")
+        sys.stdout.flush()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8080,
+    scenario: Annotated[
+        str | None,
+        typer.Option(help="Run this scenario's venues in process (the only venue mode)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated world.")] = 0,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Journal URL (default: the SQLite journal).")
+    ] = None,
+) -> None:
+    """Serve the HTTP API until Ctrl-C. Tokens: ROUTER_API_TOKENS or ROUTER_API_TOKENS_FILE."""
+    from router.sim.scenario import ScenarioError
+
+    if scenario is None:
+        typer.echo("error: only simulated venues are supported: pass --scenario NAME", err=True)
+        raise typer.Exit(2)
+    try:
+        tokens = load_tokens()
+    except (TokenError, OSError) as exc:
+        typer.echo(f"error: API tokens: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if not tokens:
+        typer.echo(f"error: no API tokens: set {TOKENS_ENV} or {TOKENS_FILE_ENV}", err=True)
+        raise typer.Exit(2)
+    logging.basicConfig(level=logging.INFO)
+    try:
+        asyncio.run(_serve(host, port, scenario, seed, db))
+    except ScenarioError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` to the ``router`` command line."""
+    app.command("serve")(serve)
