@@ -40,6 +40,7 @@ from router.journal.records import (
     FillRecord,
     attempt_view,
     close_view,
+    fill_record,
 )
 
 ZERO = Decimal(0)
@@ -333,23 +334,7 @@ async def _close_attempts(conn: AsyncConnection, close_id: str) -> list[AttemptV
 
 async def _close_fills(conn: AsyncConnection, close_id: str) -> list[FillRecord]:
     query = select(FILLS).where(FILLS.c.close_id == close_id).order_by(FILLS.c.id)
-    return [
-        FillRecord(
-            close_id=r.close_id,
-            client_order_id=r.client_order_id,
-            venue=r.venue,
-            market=r.market,
-            trade_id=r.trade_id,
-            exchange_order_id=r.exchange_order_id,
-            side=r.side,
-            quantity=r.quantity,
-            price=r.price,
-            fee=r.fee,
-            fee_asset=r.fee_asset,
-            traded_at=r.traded_at,
-        )
-        for r in await conn.execute(query)
-    ]
+    return [fill_record(r) for r in await conn.execute(query)]
 
 
 async def _close_books(conn: AsyncConnection, close_id: str) -> list[tuple[int, Book]]:

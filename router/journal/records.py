@@ -166,6 +166,24 @@ class FillRecord:
     exchange_order_id: str | None = None
 
 
+def fill_record(row: Any) -> FillRecord:
+    """A fill from a ``fills`` row."""
+    return FillRecord(
+        close_id=row.close_id,
+        client_order_id=row.client_order_id,
+        venue=row.venue,
+        market=row.market,
+        trade_id=row.trade_id,
+        exchange_order_id=row.exchange_order_id,
+        side=row.side,
+        quantity=row.quantity,
+        price=row.price,
+        fee=row.fee,
+        fee_asset=row.fee_asset,
+        traded_at=row.traded_at,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class BookLevels:
     """The top of one venue's book, kept compact: at most 20 levels a side."""

@@ -41,6 +41,7 @@ from router.journal.records import (
     NewClose,
     attempt_view,
     close_view,
+    fill_record,
 )
 from router.journal.scrub import scrub
 from router.journal.writer import GroupCommitWriter
@@ -481,23 +482,7 @@ class Journal:
         rows = await self._rows(
             select(FILLS).where(FILLS.c.close_id == close_id).order_by(FILLS.c.id)
         )
-        return [
-            FillRecord(
-                close_id=r.close_id,
-                client_order_id=r.client_order_id,
-                venue=r.venue,
-                market=r.market,
-                trade_id=r.trade_id,
-                exchange_order_id=r.exchange_order_id,
-                side=r.side,
-                quantity=r.quantity,
-                price=r.price,
-                fee=r.fee,
-                fee_asset=r.fee_asset,
-                traded_at=r.traded_at,
-            )
-            for r in rows
-        ]
+        return [fill_record(r) for r in rows]
 
     # ---------------------------------------------------------------- context
 
