@@ -18,6 +18,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from router import operator_commands
 from router.core.plan import plan
 from router.guard_command import guard_command
 from router.journal import audit, migrate
@@ -399,6 +400,12 @@ def simulate_command(
 
 
 app.command("guard")(guard_command)
+app.command("close")(operator_commands.close_command)
+app.command("status")(operator_commands.status_command)
+app.command("cancel")(operator_commands.cancel_command)
+app.command("liquidity")(operator_commands.liquidity_command)
+app.command("venues")(operator_commands.venues_command)
+app.add_typer(operator_commands.hedge_app, name="hedge")
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from sqlalchemy import text
 from router.engine.ports import lists
 from router.engine.request import CloseRequest
 from router.service.auth import Scope, allows, bearer, scope_of
+from router.service.events import close_events
 from router.service.liquidity import read_liquidity
 from router.service.schemas import (
     ApiError,
@@ -115,6 +116,10 @@ async def get_close(request: web.Request) -> web.Response:
     attempts = await state.journal.attempts(close_id)
     fills = await state.journal.fills(close_id)
     return respond(close_json(close, attempts, fills, running=state.running(close_id)))
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    return await close_events(request, _state(request))
 
 
 async def cancel_close(request: web.Request) -> web.Response:
@@ -229,6 +234,7 @@ def build_app(state: ServiceState) -> web.Application:
     app[STATE] = state
     app.router.add_post("/v1/closes", post_close)
     app.router.add_get("/v1/closes/{close_id}", get_close)
+    app.router.add_get("/v1/closes/{close_id}/events", events)
     app.router.add_post("/v1/closes/{close_id}/cancel", cancel_close)
     app.router.add_get("/v1/liquidity/{symbol}", liquidity)
     app.router.add_get("/v1/hedges", hedges)

@@ -10,20 +10,31 @@ import sys
 import tempfile
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from router.service.auth import TOKENS_ENV, TOKENS_FILE_ENV, TokenError, load_tokens
 
+if TYPE_CHECKING:
+    from router.config import GuardConfig
+
 log = logging.getLogger(__name__)
 
 
-async def _serve(host: str, port: int, scenario_name: str, seed: int, db: str | None) -> None:
+async def _serve(
+    host: str,
+    port: int,
+    scenario_name: str,
+    seed: int,
+    db: str | None,
+    guard_config: GuardConfig | None = None,
+) -> None:
     from aiohttp import web
 
     from router.config import load_policy
     from router.engine.engine import Engine
+    from router.engine.guard import Guard
     from router.engine.simulate import open_world
     from router.journal.db import journal_url
     from router.journal.repository import Journal
@@ -41,6 +52,15 @@ async def _serve(host: str, port: int, scenario_name: str, seed: int, db: str | 
         engine = Engine(journal, world.adapters, world.health, load_policy(), pacing=world.pacing())
         world.clock.restart(scenario.close.at_s)
         state = ServiceState(engine, journal, world.adapters, world.health, tokens)
+        if guard_config is not None:
+            guard = Guard(
+                engine,
+                guard_config.guarded(),
+                danger=guard_config.danger,
+                allow_hedge=guard_config.allow_hedge,
+                quote=scenario.quote_asset,
+            )
+            state.watch(guard, float(guard_config.poll_s))
         runner = web.AppRunner(build_app(state), access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -68,8 +88,16 @@ def serve(
     db: Annotated[
         str | None, typer.Option("--db", help="Journal URL (default: the SQLite journal).")
     ] = None,
+    guard: Annotated[
+        Path | None,
+        typer.Option(
+            "--guard", help="Guard configuration: watch its positions and close them by itself."
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API until Ctrl-C. Tokens: ROUTER_API_TOKENS or ROUTER_API_TOKENS_FILE."""
+    from router.config import load_guard_config
+    from router.core.policy import PolicyError
     from router.sim.scenario import ScenarioError
 
     if scenario is None:
@@ -83,9 +111,16 @@ def serve(
     if not tokens:
         typer.echo(f"error: no API tokens: set {TOKENS_ENV} or {TOKENS_FILE_ENV}", err=True)
         raise typer.Exit(2)
+    guard_config = None
+    if guard is not None:
+        try:
+            guard_config = load_guard_config(guard)
+        except PolicyError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
     logging.basicConfig(level=logging.INFO)
     try:
-        asyncio.run(_serve(host, port, scenario, seed, db))
+        asyncio.run(_serve(host, port, scenario, seed, db, guard_config))
     except ScenarioError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -8,9 +8,11 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from router.core.liquidity import Baseline
 from router.engine.engine import Engine
+from router.engine.guard import Guard
 from router.engine.outcome import CloseResult
 from router.engine.request import CloseRequest
 from router.journal.repository import Journal
@@ -39,6 +41,10 @@ class ServiceState:
     """Background closes by close id (kept until they finish)."""
     pending: dict[str, asyncio.Task[CloseResult]] = field(default_factory=dict)
     """Background closes by idempotency key, until they finish."""
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set on shutdown: event streams end."""
+    watchers: list[asyncio.Task[None]] = field(default_factory=list)
+    """Background loops (the guard) that run until shutdown."""
 
     def start(self, request: CloseRequest) -> asyncio.Task[CloseResult]:
         """Start the close in the background, or return the task already running its key."""
@@ -83,9 +89,32 @@ class ServiceState:
         task = self.tasks.get(close_id)
         return task is not None and not task.done()
 
+    def watch(self, guard: Guard, poll_s: float) -> asyncio.Task[None]:
+        """Run ``guard`` in the background until shutdown: one check every ``poll_s``
+        seconds of the engine's pacing; a failed check is logged and the next one runs."""
+        task = asyncio.create_task(self._guard(guard, poll_s), name="guard")
+        self.watchers.append(task)
+        return task
+
+    async def _guard(self, guard: Guard, poll_s: float) -> None:
+        while not self.stopping.is_set() and guard.open_quantity() > 0:
+            try:
+                triggers = await guard.check_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("guard check failed")
+            else:
+                for trigger in triggers:
+                    log.warning("guard: %s", trigger.reason)
+            await guard.engine.pacing.sleep(poll_s)
+
     async def shutdown(self) -> None:
-        """Stop the background closes; the journal's lease lets ``resume`` finish them."""
-        tasks = [t for t in {*self.tasks.values(), *self.pending.values()} if not t.done()]
+        """Stop the guard and the background closes; the journal's lease lets ``resume``
+        finish the closes."""
+        self.stopping.set()
+        closes = {*self.tasks.values(), *self.pending.values()}
+        tasks: list[asyncio.Task[Any]] = [t for t in (*closes, *self.watchers) if not t.done()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
