@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
@@ -29,6 +30,13 @@ def render_plan(answer: dict[str, Any], console: Console | None = None) -> None:
     out.print(f"residual      [{style}]{residual}[/{style}]")
 
 
+def _short(value: Any, places: int) -> str:
+    """A decimal string shortened for a table cell (the JSON keeps every digit)."""
+    if value is None:
+        return "-"
+    return f"{Decimal(str(value)):,.{places}f}"
+
+
 def render_close(result: dict[str, Any], console: Console | None = None) -> None:
     """One close's outcome: quantities, prices and the per-venue breakdown."""
     out = console or Console()
@@ -36,36 +44,25 @@ def render_close(result: dict[str, Any], console: Console | None = None) -> None
     out.print(f"close {result['close_id']}: [{colour}]{result['outcome']}[/{colour}]")
     out.print(f"  {result['reason']}", markup=False)
     table = Table()
-    for column in (
-        "requested",
-        "filled",
-        "hedged",
-        "residual",
-        "average_price",
-        "arrival_mid",
-        "shortfall_bps",
-        "duration_s",
-    ):
-        table.add_column(column.replace("_", " "), justify="right")
-    table.add_row(
-        *(
-            str(result[k])
-            for k in (
-                "requested",
-                "filled",
-                "hedged",
-                "residual",
-                "average_price",
-                "arrival_mid",
-                "shortfall_bps",
-                "duration_s",
-            )
-        )
-    )
+    cells = [
+        ("requested", result["requested"]),
+        ("filled", result["filled"]),
+        ("hedged", result["hedged"]),
+        ("residual", result["residual"]),
+        ("avg price", _short(result["average_price"], 2)),
+        ("arrival mid", _short(result["arrival_mid"], 2)),
+        ("shortfall bps", _short(result["shortfall_bps"], 1)),
+        ("seconds", _short(result["duration_s"], 0)),
+    ]
+    for header, _ in cells:
+        table.add_column(header, justify="right")
+    table.add_row(*(str(value) for _, value in cells))
     out.print(table)
     venues = Table(title="per venue")
-    for column in ("venue", "filled", "average price", "attempts"):
-        venues.add_column(column)
+    for column in ("venue", "filled", "average price", "orders"):
+        venues.add_column(column, justify="left" if column == "venue" else "right")
     for name, row in result["venues"].items():
-        venues.add_row(name, str(row["filled"]), str(row["average_price"]), str(row["attempts"]))
+        venues.add_row(
+            name, str(row["filled"]), _short(row["average_price"], 2), str(row["attempts"])
+        )
     out.print(venues)

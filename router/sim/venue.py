@@ -146,8 +146,9 @@ class SimVenue:
         self.trades_by_id: dict[tuple[MarketKind, int], Trade] = {}
         self._open_client_ids: dict[tuple[MarketKind, str], int] = {}
         self._latest_client_ids: dict[tuple[MarketKind, str], int] = {}
-        self._next_order_id = {"spot": 1_000_001, "linear": 7_000_001}
-        self._next_trade_id = {"spot": 500_001, "linear": 900_001}
+        first = wall_ms() * 1_000
+        self._next_order_id = {"spot": first + 1, "linear": first + 1}
+        self._next_trade_id = {"spot": first * 1_000 + 1, "linear": first * 1_000 + 1}
         self._client_seq = 0
         self.update()
 

@@ -67,3 +67,22 @@ def test_same_seed_same_fills() -> None:
 
 def test_other_seed_other_fills() -> None:
     assert _replay("exhaustion", seed=1) != _replay("exhaustion", seed=2)
+
+
+def test_trade_ids_never_repeat_across_restarts() -> None:
+    """A journal outlives simulator runs: a restarted venue must not reuse trade ids."""
+    scenario = load_scenario("calm")
+    ids = []
+    for started in (1_700_000_000_000, 1_700_000_000_001):
+        venue = SimVenue(
+            scenario, scenario.venues[0], seed=1, clock=ManualClock(), wall_ms=lambda s=started: s
+        )
+        market = venue.markets["spot"]
+        request = venue.parse_order(
+            "spot",
+            {"symbol": market.rules.symbol, "side": "SELL", "type": "MARKET", "quantity": "0.01"},
+        )
+        order = venue.new_order("spot", request)
+        ids.append((order.id, order.trade_ids[0]))
+    assert ids[0][0] != ids[1][0]
+    assert ids[0][1] != ids[1][1]
