@@ -142,5 +142,5 @@ async def test_scenario_faults_are_seeded(tls_dir: Any) -> None:
                     run.append(False)
             outcomes.append(run)
     assert outcomes[0] == outcomes[1]
-    assert True in outcomes[0]
-    assert False in outcomes[0]
+    assert any(outcomes[0]), "the storm let no request through"
+    assert not all(outcomes[0]), "the storm never fired"
