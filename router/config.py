@@ -1,42 +1,160 @@
-"""Reading configuration files: the I/O edge in front of the pure core's policies."""
+"""Reading configuration: the I/O edge in front of the pure core's policies.
+
+The router's configuration is ``config/default.toml`` (the seed's defaults, shipped with
+the code), then the file given with ``--config`` or ``$ROUTER_CONFIG`` (only the keys it
+changes; tables merge, lists replace), then environment variables
+``ROUTER__<SECTION>__<KEY>`` (nested tables joined by ``__``; the value is read as a
+TOML value, else as a string). A wrong key or value fails at start, naming the key and,
+for an environment override, the variable.
+"""
 
 from __future__ import annotations
 
+import os
 import tomllib
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+import typer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from router.core.guard import GuardedPosition
-from router.core.policy import Policy, PolicyError, parse_policy
+from router.core.policy import Policy, PolicyError
+
+CONFIG_ENV = "ROUTER_CONFIG"
+OVERRIDE_PREFIX = "ROUTER__"
+OVERRIDE_SEPARATOR = "__"
 
 
 def config_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "config"
 
 
-def default_policy_path() -> Path:
-    return config_dir() / "policy.toml"
+def default_config_path() -> Path:
+    return config_dir() / "default.toml"
 
 
-def load_policy(path: Path | None = None) -> Policy:
-    """The policy file (``config/policy.toml`` by default); seed defaults if it is absent."""
-    target = path or default_policy_path()
-    if not target.exists():
-        if path is not None:
-            raise PolicyError(f"policy file not found: {path}")
-        return Policy()
-    try:
-        raw = tomllib.loads(target.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(f"{target.name}: invalid TOML: {exc}") from exc
-    return parse_policy(raw, source=target.name)
+class ConfigError(PolicyError):
+    """The configuration cannot be used: the message names the file or variable and the key."""
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServiceConfig(_Strict):
+    """Where ``router serve`` listens and how much it reads."""
+
+    host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    max_body_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 64 * 1024
+
+
+class RouterConfig(_Strict):
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
+    policy: Policy = Field(default_factory=Policy)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path.name}: invalid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path.name}: not UTF-8 text") from exc
+
+
+def _merge(base: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``changes`` over ``base``: tables merge key by key, anything else replaces."""
+    merged = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _override_value(text: str) -> Any:
+    """An environment value as TOML (numbers exact, lists, booleans), else the string."""
+    try:
+        return tomllib.loads(f"v = {text}", parse_float=Decimal)["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _overrides(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The ``ROUTER__…`` variables as nested tables, and which variable set each key."""
+    tree: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for variable in sorted(environ):
+        if not variable.startswith(OVERRIDE_PREFIX):
+            continue
+        parts = [p.lower() for p in variable[len(OVERRIDE_PREFIX) :].split(OVERRIDE_SEPARATOR)]
+        if not all(parts):
+            raise ConfigError(f"{variable}: expected ROUTER__<SECTION>__<KEY>")
+        node = tree
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{variable}: {'.'.join(parts)} conflicts with another variable")
+            node = child
+        node[parts[-1]] = _override_value(environ[variable])
+        origin[".".join(parts)] = variable
+    return tree, origin
+
+
+def _describe(exc: ValidationError, source: str, origin: Mapping[str, str]) -> str:
+    problems = []
+    for err in exc.errors(include_url=False, include_input=False):
+        key = ".".join(str(p) for p in err["loc"]) or "(root)"
+        setter = next(
+            (var for path, var in origin.items() if key == path or key.startswith(path + ".")),
+            None,
+        )
+        where = f"{key} (from {setter})" if setter else key
+        problems.append(f"{where}: {err['msg']}")
+    return f"{source}: {'; '.join(problems)}"
+
+
+def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> RouterConfig:
+    """The router's configuration: defaults, then ``path`` (or ``$ROUTER_CONFIG``), then
+    ``ROUTER__…`` variables from ``environ`` (``os.environ`` by default)."""
+    env = os.environ if environ is None else environ
+    raw = _read_toml(default_config_path()) if default_config_path().is_file() else {}
+    sources = [default_config_path().name]
+    chosen = path if path is not None else (Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else None)
+    if chosen is not None:
+        if not chosen.is_file():
+            raise ConfigError(f"configuration file not found: {chosen}")
+        raw = _merge(raw, _read_toml(chosen))
+        sources.append(chosen.name)
+    overrides, origin = _overrides(env)
+    if overrides:
+        raw = _merge(raw, overrides)
+        sources.append("environment")
+    try:
+        return RouterConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, " + ".join(sources), origin)) from None
+
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help=f"Router configuration over config/default.toml (default: ${CONFIG_ENV}).",
+        show_default=False,
+    ),
+]
+"""The ``--config FILE`` option every command that runs the engine takes."""
+
+
+def load_policy(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Policy:
+    """The policy of :func:`load_config`."""
+    return load_config(path, environ).policy
 
 
 class GuardPositionConfig(_Strict):

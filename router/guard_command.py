@@ -10,15 +10,20 @@ from typing import Annotated
 
 import typer
 
-from router.config import load_guard_config
+from router.config import ConfigOption, config_dir, load_guard_config, load_policy
 from router.core.policy import PolicyError
 from router.sim.scenario import ScenarioError
 
 
 def guard_command(
-    config: Annotated[
-        Path, typer.Option(help="Guard configuration (positions, poll, danger).")
-    ] = Path("config/guard.example.toml"),
+    positions: Annotated[
+        Path | None,
+        typer.Option(
+            help="Guard configuration: positions, poll, danger "
+            "(default: the shipped config/guard.example.toml).",
+            show_default=False,
+        ),
+    ] = None,
     scenario: Annotated[
         str, typer.Option(help="Scenario whose simulated venues the guard watches.")
     ] = "black-thursday-2020",
@@ -28,12 +33,14 @@ def guard_command(
     ] = None,
     db: Annotated[str | None, typer.Option("--db", help="Journal URL.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the closes as JSON.")] = False,
+    config: ConfigOption = None,
 ) -> None:
     """Watch positions and close them by the stop tiers (and the escape window) on its own."""
     from router.engine.simulate import guard_replay
 
     try:
-        settings = load_guard_config(config)
+        policy = load_policy(config)
+        settings = load_guard_config(positions or config_dir() / "guard.example.toml")
         results = asyncio.run(
             guard_replay(
                 scenario,
@@ -44,6 +51,7 @@ def guard_command(
                 danger=settings.danger,
                 allow_hedge=settings.allow_hedge,
                 until_s=Decimal(repr(until_s)) if until_s is not None else None,
+                policy=policy,
             )
         )
     except (PolicyError, ScenarioError) as exc:

@@ -3,9 +3,9 @@
 Defaults are the seed's: -10% / -20% / -30% unrealised PnL stop at 5% / 10% /
 unbounded slippage; a close climbs 5% -> 10% -> unbounded when a wave fills too
 little; urgency above 0.8 exits in one aggressive batch, above 0.5 in three batches a
-second apart, otherwise in five passive batches five seconds apart. ``config/policy.toml``
-overrides any of it (read by :mod:`router.config`); an invalid file fails at load
-with the key named.
+second apart, otherwise in five passive batches five seconds apart. The ``[policy]``
+table of ``config/default.toml`` overrides any of it (read by :mod:`router.config`); an
+invalid file fails at load with the key named.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ D = Decimal
 
 
 def test_shipped_policy_is_the_seed() -> None:
-    assert load_policy() == Policy()
+    assert load_policy(environ={}) == Policy()
 
 
 @pytest.mark.parametrize(
@@ -88,14 +88,14 @@ def test_invalid_policy_names_the_key(raw: dict[str, object], key: str) -> None:
 
 def test_policy_file_errors(tmp_path: Path) -> None:
     broken = tmp_path / "policy.toml"
-    broken.write_text("ladder = [", encoding="utf-8")
+    broken.write_text("[policy]\nladder = [", encoding="utf-8")
     with pytest.raises(PolicyError, match="invalid TOML"):
-        load_policy(broken)
+        load_policy(broken, environ={})
     with pytest.raises(PolicyError, match="not found"):
-        load_policy(tmp_path / "missing.toml")
+        load_policy(tmp_path / "missing.toml", environ={})
     custom = tmp_path / "custom.toml"
-    custom.write_text('ladder = ["0.02", "0.05", "0.10", "unbounded"]\n', encoding="utf-8")
-    assert load_policy(custom).tolerance(0) == D("0.02")
+    custom.write_text('[policy]\nladder = ["0.02", "0.05", "0.10", "unbounded"]\n', "utf-8")
+    assert load_policy(custom, environ={}).tolerance(0) == D("0.02")
 
 
 def test_every_transition_outside_the_table_raises() -> None:

@@ -87,7 +87,7 @@ def test_guard_command_replays_a_scenario(tmp_path: object) -> None:
             "-m",
             "router.cli",
             "guard",
-            "--config",
+            "--positions",
             str(config),
             "--scenario",
             "black-thursday-2020",
@@ -108,10 +108,41 @@ def test_guard_command_replays_a_scenario(tmp_path: object) -> None:
     bad = folder / "bad.toml"
     bad.write_text('[[positions]]\nname = "p"\nsymbol = "BTC"\nside = "sideways"\n', "utf-8")
     refused = subprocess.run(
-        [sys.executable, "-m", "router.cli", "guard", "--config", str(bad), "--db", db],
+        [sys.executable, "-m", "router.cli", "guard", "--positions", str(bad), "--db", db],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert refused.returncode == 2
     assert "positions.0.side" in refused.stderr
+
+
+def test_guard_command_refuses_a_wrong_router_configuration(tmp_path: object) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    folder = Path(str(tmp_path))
+    environ = {**os.environ, "ROUTER__POLICY__LIQUIDITY__CLOSE_BELLOW": "0.2"}
+    refused = subprocess.run(
+        [sys.executable, "-m", "router.cli", "guard", "--until-s", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=environ,
+        cwd=folder,
+    )
+    assert refused.returncode == 2
+    assert "ROUTER__POLICY__LIQUIDITY__CLOSE_BELLOW" in refused.stderr
+    mine = folder / "mine.toml"
+    mine.write_text("[policy]\nescalate_below_fill_ratio = 2\n", encoding="utf-8")
+    refused = subprocess.run(
+        [sys.executable, "-m", "router.cli", "guard", "--config", str(mine)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=folder,
+    )
+    assert refused.returncode == 2
+    assert "policy.escalate_below_fill_ratio" in refused.stderr
