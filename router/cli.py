@@ -19,7 +19,9 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from router import operator_commands
+from router.config import ConfigOption, load_policy
 from router.core.plan import plan
+from router.core.policy import PolicyError
 from router.guard_command import guard_command
 from router.journal import audit, migrate
 from router.journal.db import journal_url, make_engine, redacted
@@ -380,13 +382,30 @@ def simulate_command(
         str | None, typer.Option("--db", help="Journal URL (default: the SQLite journal).")
     ] = None,
     plot: PlotOption = None,
+    progress: Annotated[
+        bool,
+        typer.Option(
+            "--progress/--no-progress",
+            help="Live progress bars per venue (only on a terminal, never with --json).",
+        ),
+    ] = True,
+    config: ConfigOption = None,
 ) -> None:
     """Replay a scenario's close through the engine, real ccxt and the journal."""
-    from router.engine.simulate import simulate
+    from rich.console import Console
 
+    from router.engine.simulate import simulate
+    from router.progress import live_progress
+
+    console = Console()
+    show = progress and not as_json and console.is_terminal
     try:
-        result = asyncio.run(simulate(scenario, seed=seed, db_url=db))
-    except ScenarioError as exc:
+        policy = load_policy(config)
+        with live_progress(console, enabled=show) as on_progress:
+            result = asyncio.run(
+                simulate(scenario, seed=seed, db_url=db, policy=policy, on_progress=on_progress)
+            )
+    except (ScenarioError, PolicyError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     if as_json:
@@ -394,7 +413,7 @@ def simulate_command(
     else:
         from router.render import render_close
 
-        render_close(result.as_json())
+        render_close(result.as_json(), console)
     if plot is not None:
         _plot(db, result.close_id, plot)
 

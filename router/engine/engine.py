@@ -19,6 +19,7 @@ from router.core.policy import Policy
 from router.engine.netting import NettingDesk
 from router.engine.outcome import CloseResult
 from router.engine.ports import HealthPort, VenuePort
+from router.engine.progress import ProgressHook
 from router.engine.request import CloseRequest
 from router.engine.runner import CloseRunner, Pacing
 from router.engine.waves import VenueState, WaveContext
@@ -78,9 +79,18 @@ class Engine:
         return self._locks.setdefault(symbol, asyncio.Lock())
 
     async def close(
-        self, request: CloseRequest, *, liquidity: Decimal | None = None
+        self,
+        request: CloseRequest,
+        *,
+        liquidity: Decimal | None = None,
+        on_progress: ProgressHook | None = None,
     ) -> CloseResult:
-        """Run one close to its stated outcome."""
+        """Run one close to its stated outcome.
+
+        ``on_progress``, if given, receives a ``router.engine.progress.CloseProgress``
+        snapshot when the spot phase starts, after every wave, before a hedge and at the
+        outcome.
+        """
         unknown = [v for v in request.venues or [] if v not in self.venues]
         if unknown:
             raise ValueError(f"unknown venues: {', '.join(unknown)}")
@@ -95,6 +105,7 @@ class Engine:
             liquidity=liquidity,
             desk=self.desk,
             cancelled=self._cancelled.__contains__,
+            on_progress=on_progress,
         )
         return await runner.run()
 

@@ -19,12 +19,20 @@ from decimal import ROUND_DOWN, Decimal
 
 from router.core.book import Side
 from router.core.liquidity import escape_window
-from router.core.orders import OrderState
 from router.core.policy import Policy
+from router.engine.crossing import INTERNAL, record_netting
 from router.engine.hedge import HedgePlan, open_hedge
 from router.engine.netting import NettingDesk, NettingEntry
 from router.engine.outcome import CloseResult, summarize
 from router.engine.ports import HealthPort, VenuePort, lists
+from router.engine.progress import (
+    CloseFacts,
+    Phase,
+    ProgressHook,
+    SpotTally,
+    notify,
+    snapshot,
+)
 from router.engine.request import CloseRequest
 from router.engine.waves import (
     VenueState,
@@ -34,15 +42,13 @@ from router.engine.waves import (
     failure_kind,
     inventory_for,
 )
-from router.journal.records import AttemptIntent, CloseView, FillRecord, NewClose
-from router.journal.repository import Journal, OutcomeUpdate
+from router.journal.records import CloseView, NewClose
+from router.journal.repository import Journal
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
 STALL_WAVES = 3
 MAX_REFUSALS = 2
-INTERNAL = "internal"
-"""The pseudo-venue of quantities netted between opposite closes."""
 TRICKLE = Decimal("0.05")
 """On the top rung, waves filling less than this share of their target are stalls."""
 LEASE = timedelta(seconds=30)
@@ -73,6 +79,8 @@ class CloseRunner:
     """Whether the operator cancelled the close: no new wave (nor hedge) starts then."""
     refusals: dict[str, int] = field(default_factory=dict)
     """Orders each venue refused outright in this close; after two it is not asked again."""
+    on_progress: ProgressHook | None = None
+    """Observer given a snapshot at the start, after every wave and at the outcome."""
 
     @property
     def side(self) -> Side:
@@ -160,7 +168,7 @@ class CloseRunner:
             quantity = close.requested_qty
         await self.journal.update_close(close.id, state="RUNNING")
         deadline = self._deadline(started)
-        progress = await self._resume_point(close.id)
+        progress = SpotTally.from_attempts(await self.journal.attempts(close.id), started)
         entry.close_id = close.id
         progress = await self._spot_waves(
             close, quantity, reference, deadline, states, progress, entry
@@ -168,6 +176,7 @@ class CloseRunner:
         remaining = quantity - progress.filled - progress.in_doubt - close.hedged_qty
         hedged = close.hedged_qty
         if remaining > 0 and request.allow_hedge and not progress.cancelled:
+            self._report(close, progress, "hedge", hedged)
             hedge = HedgePlan(
                 journal=self.journal,
                 venues=self.venues,
@@ -191,6 +200,7 @@ class CloseRunner:
             residual_qty=residual,
             reason=reason,
         )
+        self._report(close, progress, "done", hedged, outcome)
         return await summarize(
             self.journal, close.id, arrival_mid, self.pacing.monotonic() - started
         )
@@ -231,11 +241,11 @@ class CloseRunner:
         if residual <= 0:
             if hedged == 0:
                 return "FLAT", "sold in spot"
-            return "HEDGED", f"spot {why}; the rest is covered by a perp short"
+            return "HEDGED", f"spot: {why}; the rest is covered by a perp short"
         lot = self._perp_lot()
         if hedged > 0 and in_doubt == 0 and lot is not None and residual < lot:
             return "HEDGED", (
-                f"spot {why}; {hedged} covered by a perp short; {residual} "
+                f"spot: {why}; {hedged} covered by a perp short; {residual} "
                 f"{self.request.symbol} of dust below the smallest perp lot ({lot}) remains"
             )
         parts = [f"residual {residual} {self.request.symbol} not closed: {why}"]
@@ -249,7 +259,8 @@ class CloseRunner:
         tolerance = self.policy.tolerance(rung)
         tier = "the unbounded tier" if tolerance is None else f"the {tolerance:.0%} tolerance"
         if filled == 0:
-            return f"no bids within even {tier}"
+            book_side = "bids" if self.request.side == "sell" else "asks"
+            return f"no {book_side} left even at {tier}"
         return f"{tier} keeps filling only a trickle"
 
     def _max_rung(self) -> int:
@@ -261,18 +272,6 @@ class CloseRunner:
         allowed = [i for i, t in enumerate(ladder) if t is not None and t <= limit]
         return max(allowed, default=0)
 
-    async def _resume_point(self, close_id: str) -> _Progress:
-        """Where a close stands: what its finished attempts filled, and its last wave."""
-        attempts = await self.journal.attempts(close_id)
-        progress = _Progress()
-        for attempt in attempts:
-            progress.wave = max(progress.wave, attempt.wave)
-            if attempt.purpose in ("close", "net"):
-                progress.filled += attempt.filled_qty
-                if attempt.state.in_doubt:
-                    progress.in_doubt += attempt.quantity
-        return progress
-
     async def _spot_waves(
         self,
         close: CloseView,
@@ -280,12 +279,12 @@ class CloseRunner:
         reference: Decimal | None,
         deadline: float | None,
         states: list[VenueState],
-        progress: _Progress,
+        progress: SpotTally,
         entry: NettingEntry,
-    ) -> _Progress:
+    ) -> SpotTally:
         policy = self.policy
         top = self._max_rung()
-        rung = min(policy.starting_rung(self.request.unrealized_pnl), top)
+        rung = progress.rung = min(policy.starting_rung(self.request.unrealized_pnl), top)
         escape_now = deadline is not None and deadline - self.pacing.monotonic() < float(
             policy.liquidity.escape_now_below_s
         )
@@ -296,6 +295,7 @@ class CloseRunner:
         stalled = 0
         batch = 0
         first = True
+        self._report(close, progress, "spot", close.hedged_qty)
         while True:
             remaining = quantity - progress.filled - progress.in_doubt
             if remaining <= 0:
@@ -325,8 +325,16 @@ class CloseRunner:
                 progress.wave += 1
                 netted = self.desk.offset(entry, remaining)
                 if netted > 0:
-                    await self._record_netting(close.id, progress.wave, netted, states)
-                    progress.filled += netted
+                    await record_netting(
+                        self.journal,
+                        close.id,
+                        progress.wave,
+                        netted,
+                        states,
+                        self.side,
+                        waves.symbol,
+                    )
+                    progress.add(INTERNAL, netted)
                     remaining -= netted
                     if remaining <= 0:
                         continue
@@ -340,15 +348,14 @@ class CloseRunner:
                         coarsest, rounding=ROUND_DOWN
                     )
                 pricing = schedule.pricing if batch < schedule.batches else "aggressive"
-                cap = self._cap(reference, rung, pricing, states)
+                cap = progress.limit_price = self._cap(reference, rung, pricing, states)
                 target = min(target, remaining)
                 result = await waves.run(progress.wave, rung, states, target, cap)
             batch += 1
-            await self._journal_circuits(close.id)
+            await self._journal_circuits(close.id, progress.circuits)
             for name in result.rejected:
                 self.refusals[name] = self.refusals.get(name, 0) + 1
-            progress.filled += result.filled
-            progress.in_doubt += result.in_doubt
+            progress.add_wave(result.by_venue, result.in_doubt)
             ratio = result.filled / target if target > 0 else ZERO
             if ratio < policy.escalate_below_fill_ratio:
                 following = policy.next_rung(rung) if rung < top else None
@@ -361,64 +368,58 @@ class CloseRunner:
                         return progress
             else:
                 stalled = 0
+            progress.rung = rung
+            self._report(close, progress, "spot", close.hedged_qty)
             if batch < schedule.batches:
                 await self.pacing.sleep(float(schedule.spacing_s))
             elif result.filled == 0:
                 await self.pacing.sleep(self.pacing.retry_after_empty_s)
 
-    async def _record_netting(
-        self, close_id: str, wave: int, quantity: Decimal, states: list[VenueState]
-    ) -> None:
-        """Journal quantity crossed internally with an opposite close, at the mid."""
-        _, mid = consolidated_touch([s.view.book for s in states], self.side)
-        client_id = f"{close_id[3:19]}-n{wave}"
-        await self.journal.record_intent(
-            AttemptIntent(
-                client_order_id=client_id,
-                close_id=close_id,
-                wave=wave,
-                tier=-1,
-                venue=INTERNAL,
-                market="net",
-                symbol=self.request.spot_symbol,
-                side=self.side.value,
-                quantity=quantity,
-                limit_price=None,
-                style="internal",
-                purpose="net",
-            )
-        )
-        await self.journal.mark_sent(client_id)
-        await self.journal.record_outcome(
-            client_id,
-            OutcomeUpdate(OrderState.FILLED, exchange_order_id=client_id, filled_qty=quantity),
-            [
-                FillRecord(
-                    close_id=close_id,
-                    client_order_id=client_id,
-                    venue=INTERNAL,
-                    market="net",
-                    trade_id=client_id,
-                    side=self.side.value,
-                    quantity=quantity,
-                    price=(mid or ZERO).quantize(Decimal("0.00000001")),
-                    fee=ZERO,
-                    fee_asset=None,
-                    traded_at=self.journal.clock(),
-                )
-            ],
-        )
-
-    async def _journal_circuits(self, close_id: str) -> None:
+    async def _journal_circuits(self, close_id: str, circuits: dict[str, str]) -> None:
         """Circuit-breaker changes since the last wave become venue events."""
         for name, health in self.health.items():
             for change in health.changes():
+                circuits[name] = change.new
                 await self.journal.record_venue_event(
                     venue=name,
                     kind=f"circuit_{change.new}",
                     detail=f"{change.old} -> {change.new}: {change.reason}"[:500],
                     close_id=close_id,
                 )
+
+    def _report(
+        self,
+        close: CloseView,
+        tally: SpotTally,
+        phase: Phase,
+        hedged: Decimal,
+        outcome: str | None = None,
+    ) -> None:
+        """Hand the observer, if any, a snapshot of the close as it stands."""
+        if self.on_progress is None:
+            return
+        facts = CloseFacts(
+            close.id,
+            self.request.symbol,
+            self.request.side,
+            close.requested_qty,
+            tuple(self._names(spot=False)),
+            frozenset(n for n, count in self.refusals.items() if count >= MAX_REFUSALS),
+        )
+        elapsed = self.pacing.monotonic() - tally.started
+        tolerance = self.policy.tolerance(tally.rung)
+        notify(
+            self.on_progress,
+            snapshot(
+                facts,
+                tally,
+                tolerance=tolerance,
+                elapsed_s=elapsed,
+                hedged=hedged,
+                phase=phase,
+                outcome=outcome,
+            ),
+        )
 
     def _cap(
         self, reference: Decimal | None, rung: int, pricing: str, states: list[VenueState]
@@ -437,12 +438,3 @@ class CloseRunner:
         if self.side is Side.SELL:
             return reference * (ONE - tolerance)
         return reference * (ONE + tolerance)
-
-
-@dataclass
-class _Progress:
-    filled: Decimal = ZERO
-    in_doubt: Decimal = ZERO
-    wave: int = 0
-    why: str = ""
-    cancelled: bool = False

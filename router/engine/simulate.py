@@ -23,6 +23,7 @@ from router.core.policy import Policy
 from router.engine.engine import Engine
 from router.engine.guard import Guard
 from router.engine.outcome import CloseResult
+from router.engine.progress import ProgressHook
 from router.engine.request import CloseRequest
 from router.engine.runner import Pacing
 from router.journal.db import journal_url
@@ -102,7 +103,9 @@ async def simulate(
     seed: int = 0,
     db_url: str | None = None,
     policy: Policy | None = None,
+    on_progress: ProgressHook | None = None,
 ) -> CloseResult:
+    """Replay the scenario's close; ``on_progress`` observes it wave by wave."""
     scenario = load_scenario(scenario_name)
     async with AsyncExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
@@ -119,7 +122,7 @@ async def simulate(
         world.clock.restart(scenario.close.at_s)
         key = f"simulate-{scenario.name}-{seed}-{uuid.uuid4().hex[:8]}"
         request = scenario_request(scenario, key=key)
-        return await engine.close(request)
+        return await engine.close(request, on_progress=on_progress)
 
 
 async def guard_replay(

@@ -502,9 +502,9 @@ def _title(timeline: Timeline) -> str:
         bps = (summary.slippage * 10_000).quantize(Decimal("0.1"))
         average = summary.average_price
         numbers += (
-            f" · shortfall {plain(bps)} bps (average "
+            f" · slippage {plain(bps)} bps (average "
             f"{'—' if average is None else plain(average.quantize(Decimal('0.01')))} vs "
-            f"reference {amount(summary.reference_price)})"
+            f"arrival reference {amount(summary.reference_price)})"
         )
     lines = [head, numbers]
     if close.outcome_reason:

@@ -72,7 +72,9 @@ def render_timeline(timeline: Timeline, console: Console | None = None) -> None:
     out = console or Console()
     close = timeline.close
     out.print(_close_table(close))
-    out.print(_events_table(timeline.events, close.created_at))
+    # The first wave's books are read (and journaled) before the close row exists.
+    start = min([close.created_at, *(entry.at for entry in timeline.events)])
+    out.print(_events_table(timeline.events, start))
     out.print(_summary_table(timeline.summary))
 
 

@@ -228,9 +228,12 @@ async def _shutdown(app: web.Application) -> None:
     await app[STATE].shutdown()
 
 
-def build_app(state: ServiceState) -> web.Application:
-    """The API over ``state``; closes it starts run as background tasks of the loop."""
-    app = web.Application(middlewares=[errors, authenticate], client_max_size=MAX_BODY)
+def build_app(state: ServiceState, *, max_body_bytes: int = MAX_BODY) -> web.Application:
+    """The API over ``state``; closes it starts run as background tasks of the loop.
+
+    Request bodies over ``max_body_bytes`` are refused with 413 before they are read.
+    """
+    app = web.Application(middlewares=[errors, authenticate], client_max_size=max_body_bytes)
     app[STATE] = state
     app.router.add_post("/v1/closes", post_close)
     app.router.add_get("/v1/closes/{close_id}", get_close)

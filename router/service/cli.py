@@ -1,73 +1,156 @@
-"""``router serve``: the HTTP API, over a scenario's venues simulated in process."""
+"""``router serve``: the HTTP API, over a scenario's venues simulated in process
+(``--scenario``) or over the real exchanges of a venues file (``--venues``)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import tempfile
+import time
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from router.config import ConfigOption
 from router.service.auth import TOKENS_ENV, TOKENS_FILE_ENV, TokenError, load_tokens
 
 if TYPE_CHECKING:
-    from router.config import GuardConfig
+    from router.config import GuardConfig, RouterConfig
+    from router.engine.runner import Pacing
+    from router.venues.adapter import VenueAdapter
+    from router.venues.config import VenuesConfig
+    from router.venues.health import CircuitBreaker
 
 log = logging.getLogger(__name__)
 
 
+class NoVenueLoaded(RuntimeError):
+    """Not one configured venue could be loaded: there is nothing to trade on."""
+
+
+@dataclass
+class OpenVenues:
+    """The venues the API trades on, open until the exit stack they were opened on closes."""
+
+    adapters: dict[str, VenueAdapter]
+    health: dict[str, CircuitBreaker]
+    pacing: Pacing
+    quote: str
+    """The quote asset the guard closes into."""
+    label: str
+    """What the venues are, for the start-up line."""
+    start: Callable[[], None] = field(default=lambda: None)
+    """Called once the engine is built (a scenario starts its clock)."""
+
+
+VenueOpener = Callable[[AsyncExitStack], Awaitable[OpenVenues]]
+
+
+def scenario_venues(scenario_name: str, seed: int) -> VenueOpener:
+    """Open a scenario's simulated venues in this process."""
+
+    async def open_venues(stack: AsyncExitStack) -> OpenVenues:
+        from router.engine.simulate import open_world
+        from router.sim.scenario import load_scenario
+
+        scenario = load_scenario(scenario_name)
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        world = await open_world(stack, scenario, seed=seed, tls_dir=workdir / "tls")
+        return OpenVenues(
+            world.adapters,
+            world.health,
+            world.pacing(),
+            quote=scenario.quote_asset,
+            label=scenario.name,
+            start=lambda: world.clock.restart(scenario.close.at_s),
+        )
+
+    return open_venues
+
+
+def configured_venues(config: VenuesConfig, label: str) -> VenueOpener:
+    """Open the exchanges of a venues file, keys from the environment. A venue that fails
+    to load starts with its circuit open; :class:`NoVenueLoaded` if none loads."""
+
+    async def open_venues(stack: AsyncExitStack) -> OpenVenues:
+        from router.engine.runner import Pacing
+        from router.venues.config import build_adapters
+        from router.venues.errors import VenueError
+        from router.venues.health import CircuitBreaker
+
+        adapters = build_adapters(config, os.environ)
+        for adapter in adapters.values():
+            stack.push_async_callback(adapter.close)
+        health: dict[str, CircuitBreaker] = {}
+        failures: list[str] = []
+        for name, adapter in adapters.items():
+            breaker = CircuitBreaker(clock=time.monotonic, venue=name)
+            try:
+                await adapter.load()
+            except VenueError as exc:
+                log.warning("%s could not be loaded: %s", name, exc)
+                breaker.record_failure("outage", str(exc))
+                failures.append(f"{name}: {exc}")
+            health[name] = breaker
+        if len(failures) == len(adapters):
+            raise NoVenueLoaded(f"no venue could be loaded: {'; '.join(failures)}")
+        return OpenVenues(adapters, health, Pacing(), quote=config.quote, label=label)
+
+    return open_venues
+
+
 async def _serve(
+    settings: RouterConfig,
     host: str,
     port: int,
-    scenario_name: str,
-    seed: int,
+    open_venues: VenueOpener,
     db: str | None,
     guard_config: GuardConfig | None = None,
 ) -> None:
     from aiohttp import web
 
-    from router.config import load_policy
     from router.engine.engine import Engine
     from router.engine.guard import Guard
-    from router.engine.simulate import open_world
     from router.journal.db import journal_url
     from router.journal.repository import Journal
     from router.service.app import build_app
     from router.service.state import ServiceState
-    from router.sim.scenario import load_scenario
 
     tokens = load_tokens()
-    scenario = load_scenario(scenario_name)
     async with AsyncExitStack() as stack:
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        world = await open_world(stack, scenario, seed=seed, tls_dir=workdir / "tls")
+        venues = await open_venues(stack)
         journal = await Journal.open(journal_url(db))
         stack.push_async_callback(journal.close)
-        engine = Engine(journal, world.adapters, world.health, load_policy(), pacing=world.pacing())
-        world.clock.restart(scenario.close.at_s)
-        state = ServiceState(engine, journal, world.adapters, world.health, tokens)
+        engine = Engine(
+            journal, venues.adapters, venues.health, settings.policy, pacing=venues.pacing
+        )
+        venues.start()
+        state = ServiceState(engine, journal, venues.adapters, venues.health, tokens)
         if guard_config is not None:
             guard = Guard(
                 engine,
                 guard_config.guarded(),
                 danger=guard_config.danger,
                 allow_hedge=guard_config.allow_hedge,
-                quote=scenario.quote_asset,
+                quote=venues.quote,
             )
             state.watch(guard, float(guard_config.poll_s))
-        runner = web.AppRunner(build_app(state), access_log=None)
+        app = build_app(state, max_body_bytes=settings.service.max_body_bytes)
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, host, port)
         await site.start()
         bound = runner.addresses[0] if runner.addresses else (host, port)
-        sys.stdout.write(f"router API on http://{bound[0]}:{bound[1]} ({scenario.name})\n")
+        sys.stdout.write(f"router API on http://{bound[0]}:{bound[1]} ({venues.label})\n")
         sys.stdout.flush()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -77,14 +160,32 @@ async def _serve(
         await stop.wait()
 
 
+def _fail(message: str) -> typer.Exit:
+    """Print one ``error:`` line; the caller raises the returned exit (code 2)."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8080,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default: service.host, 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(help="Port to listen on, 0 = any free port (default: service.port, 8080)."),
+    ] = None,
     scenario: Annotated[
         str | None,
-        typer.Option(help="Run this scenario's venues in process (the only venue mode)."),
+        typer.Option(help="Run this scenario's venues in process (simulated venues)."),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the simulated world.")] = 0,
+    venues: Annotated[
+        Path | None,
+        typer.Option(
+            "--venues",
+            help="Trade on the exchanges of this venues file (config/venues.example.toml).",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated world (--scenario).")] = 0,
     db: Annotated[
         str | None, typer.Option("--db", help="Journal URL (default: the SQLite journal).")
     ] = None,
@@ -94,36 +195,59 @@ def serve(
             "--guard", help="Guard configuration: watch its positions and close them by itself."
         ),
     ] = None,
+    config: ConfigOption = None,
 ) -> None:
-    """Serve the HTTP API until Ctrl-C. Tokens: ROUTER_API_TOKENS or ROUTER_API_TOKENS_FILE."""
-    from router.config import load_guard_config
+    """Serve the HTTP API until Ctrl-C, over --scenario NAME or --venues FILE.
+    Tokens: ROUTER_API_TOKENS or ROUTER_API_TOKENS_FILE."""
+    from router.config import load_config, load_guard_config
     from router.core.policy import PolicyError
     from router.sim.scenario import ScenarioError
+    from router.venues.config import VenueConfigError, load_venues
 
-    if scenario is None:
-        typer.echo("error: only simulated venues are supported: pass --scenario NAME", err=True)
-        raise typer.Exit(2)
+    if (scenario is None) == (venues is None):
+        given = "both" if scenario is not None else "neither"
+        raise _fail(f"pass exactly one of --scenario NAME or --venues FILE ({given} given)")
+    try:
+        settings = load_config(config)
+    except PolicyError as exc:
+        raise _fail(str(exc)) from exc
     try:
         tokens = load_tokens()
     except (TokenError, OSError) as exc:
-        typer.echo(f"error: API tokens: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise _fail(f"API tokens: {exc}") from exc
     if not tokens:
-        typer.echo(f"error: no API tokens: set {TOKENS_ENV} or {TOKENS_FILE_ENV}", err=True)
-        raise typer.Exit(2)
+        raise _fail(f"no API tokens: set {TOKENS_ENV} or {TOKENS_FILE_ENV}")
     guard_config = None
     if guard is not None:
         try:
             guard_config = load_guard_config(guard)
         except PolicyError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
+            raise _fail(str(exc)) from exc
+    if venues is not None:
+        try:
+            opener = configured_venues(load_venues(venues), venues.name)
+        except VenueConfigError as exc:
+            raise _fail(str(exc)) from exc
+    else:
+        assert scenario is not None
+        opener = scenario_venues(scenario, seed)
     logging.basicConfig(level=logging.INFO)
     try:
-        asyncio.run(_serve(host, port, scenario, seed, db, guard_config))
-    except ScenarioError as exc:
+        asyncio.run(
+            _serve(
+                settings,
+                host if host is not None else settings.service.host,
+                port if port is not None else settings.service.port,
+                opener,
+                db,
+                guard_config,
+            )
+        )
+    except (ScenarioError, VenueConfigError) as exc:
+        raise _fail(str(exc)) from exc
+    except NoVenueLoaded as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(1) from exc
 
 
 def register(app: typer.Typer) -> None:

@@ -5,13 +5,15 @@ the client gets an aiohttp session whose resolver maps every simulated Binance
 host to the venue's loopback port and whose TLS context trusts only the
 simulator's CA. Any other host name fails to resolve, so a client wired this way
 cannot reach the real exchange.
+
+The routing itself is :mod:`router.venues.transport`, which a real venue's ``connect``
+table uses too.
 """
 
 from __future__ import annotations
 
 import copy
 import ipaddress
-import socket
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,9 +24,9 @@ from typing import Any
 import aiohttp
 import ccxt.async_support
 import ccxt.pro
-from aiohttp.abc import AbstractResolver, ResolveResult
 
-from router.sim.tls import SIM_HOSTS, client_ssl_context
+from router.sim.tls import SIM_HOSTS
+from router.venues.transport import HostResolver, routed_session
 
 DEFAULT_OPTIONS: dict[str, Any] = {
     "fetchCurrencies": False,
@@ -69,53 +71,24 @@ class VenueEndpoint:
         )
 
 
-class LoopbackResolver(AbstractResolver):
-    """Resolves the simulated Binance hosts to one venue, whatever port the URL names.
-
-    ccxt's spot websocket URL uses port 9443 and REST uses 443; aiohttp connects to
-    the port the resolver returns, so both land on the venue's single port. Other
-    names fail with ``socket.gaierror``, which aiohttp reports as a connection error.
-    """
+class LoopbackResolver(HostResolver):
+    """Resolves the simulated Binance hosts to one venue's loopback port."""
 
     def __init__(self, endpoint: VenueEndpoint, hosts: tuple[str, ...] = SIM_HOSTS) -> None:
-        self._endpoint = endpoint
-        self._hosts = frozenset(host.lower() for host in hosts)
-        family = ipaddress.ip_address(endpoint.host).version
-        self._family = socket.AF_INET6 if family == 6 else socket.AF_INET
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        name = host.lower().rstrip(".")
-        if name not in self._hosts:
-            raise socket.gaierror(
-                socket.EAI_NONAME,
-                f"{host!r} is not served by simulated venue {self._endpoint.name!r}; "
-                f"only {', '.join(sorted(self._hosts))} resolve",
-            )
-        return [
-            ResolveResult(
-                hostname=host,
-                host=self._endpoint.host,
-                port=self._endpoint.port,
-                family=self._family,
-                proto=socket.IPPROTO_TCP,
-                flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
-            )
-        ]
-
-    async def close(self) -> None:
-        return None
+        super().__init__(
+            hosts, endpoint.host, endpoint.port, label=f"simulated venue {endpoint.name!r}"
+        )
 
 
 def make_session(endpoint: VenueEndpoint) -> aiohttp.ClientSession:
     """An aiohttp session that reaches only ``endpoint``. Needs a running event loop."""
-    connector = aiohttp.TCPConnector(
-        resolver=LoopbackResolver(endpoint),
-        ssl=client_ssl_context(endpoint.ca_cert),
-        use_dns_cache=False,
+    return routed_session(
+        SIM_HOSTS,
+        endpoint.host,
+        endpoint.port,
+        endpoint.ca_cert,
+        label=f"simulated venue {endpoint.name!r}",
     )
-    return aiohttp.ClientSession(connector=connector, trust_env=False)
 
 
 def binance_client(

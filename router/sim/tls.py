@@ -85,13 +85,6 @@ def server_ssl_context(material: TlsMaterial) -> ssl.SSLContext:
     return context
 
 
-def client_ssl_context(ca_cert: Path) -> ssl.SSLContext:
-    """TLS context that trusts only ``ca_cert`` and checks host names strictly."""
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_cert))
-    context.verify_flags |= ssl.VERIFY_X509_STRICT
-    return context
-
-
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)

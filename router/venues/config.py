@@ -14,20 +14,31 @@ class ``DryRun``, and a cancel finds nothing to cancel.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import ccxt
 import ccxt.async_support as ccxt_async
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from router.journal.recovery import VenueOrder
 from router.venues.adapter import VenueAdapter
 from router.venues.model import Outcome, PlaceResult
+from router.venues.transport import routed_session
 
 ENV_NAME = r"^[A-Z_][A-Z0-9_]{0,127}$"
 KEY_LIKE = re.compile(r"[A-Za-z0-9+/=_\-]{16,}")
@@ -46,6 +57,58 @@ class _Strict(BaseModel):
 
 
 EnvName = Annotated[str, Field(pattern=ENV_NAME)]
+BASE_DIR = "base_dir"
+"""Validation context: the folder relative ``ca_file`` paths are read from."""
+
+
+def split_address(value: str) -> tuple[str, int]:
+    """``IP:PORT`` (``[IPv6]:PORT``) as the IP literal and the port; ``ValueError`` if not."""
+    host, sep, port_text = value.rpartition(":")
+    bracketed = host.startswith("[") and host.endswith("]")
+    if bracketed:
+        host = host[1:-1]
+    try:
+        address = ipaddress.ip_address(host) if sep else None
+    except ValueError:
+        address = None
+    if address is None or (address.version == 6) != bracketed:
+        raise ValueError("must be IP:PORT with an IP literal (IPv6 in brackets: [::1]:PORT)")
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError("the port must be a number from 1 to 65535")
+    return str(address), int(port_text)
+
+
+class ConnectSpec(_Strict):
+    """Send the venue's API host names to ``address`` and trust only ``ca_file``."""
+
+    address: str
+    """``IP:PORT``: an IP literal (no host name) and a port."""
+    ca_file: Path
+    """PEM CA certificate(s) the address's certificate must chain to; a relative path is
+    read from the venues file's folder."""
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        split_address(value)
+        return value
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, value: Path, info: ValidationInfo) -> Path:
+        base = (info.context or {}).get(BASE_DIR)
+        path = value if value.is_absolute() or base is None else Path(base) / value
+        if not path.is_file():
+            raise ValueError("no such file (a relative path is read from the venues file's folder)")
+        return path
+
+    @property
+    def host(self) -> str:
+        return split_address(self.address)[0]
+
+    @property
+    def port(self) -> int:
+        return split_address(self.address)[1]
 
 
 class VenueSpec(_Strict):
@@ -59,6 +122,9 @@ class VenueSpec(_Strict):
     sandbox: bool = False
     dry_run: bool = False
     timeout_s: Annotated[Decimal, Field(gt=0, le=120, allow_inf_nan=False)] = Decimal(10)
+    connect: ConnectSpec | None = None
+    options: dict[str, JsonValue] = Field(default_factory=dict)
+    """Passed to the ccxt client's ``options`` (the adapter still turns retries off)."""
 
     @field_validator("exchange")
     @classmethod
@@ -71,6 +137,8 @@ class VenueSpec(_Strict):
 class VenuesConfig(_Strict):
     """The venues the router trades on."""
 
+    quote: Annotated[str, Field(pattern=r"^[A-Z0-9]{2,12}$")] = "USDT"
+    """The quote asset closes are sold into (and the guard values positions in)."""
     venues: Annotated[list[VenueSpec], Field(min_length=1)]
 
     @field_validator("venues")
@@ -101,8 +169,13 @@ def _key_like(raw: Any, where: str) -> str | None:
     return None
 
 
-def parse_venues(raw: Mapping[str, Any], *, source: str = "<venues>") -> VenuesConfig:
-    """Validate a parsed configuration; errors name the key, never echo a value."""
+def parse_venues(
+    raw: Mapping[str, Any], *, source: str = "<venues>", base_dir: Path | None = None
+) -> VenuesConfig:
+    """Validate a parsed configuration; errors name the key, never echo a value.
+
+    Relative ``ca_file`` paths are read from ``base_dir`` (else the working directory).
+    """
     found = _key_like(raw, "")
     if found:
         raise VenueConfigError(
@@ -110,7 +183,7 @@ def parse_venues(raw: Mapping[str, Any], *, source: str = "<venues>") -> VenuesC
             "and name the variables (api_key_env, secret_env, password_env)"
         )
     try:
-        return VenuesConfig.model_validate(raw)
+        return VenuesConfig.model_validate(raw, context={BASE_DIR: base_dir})
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"
@@ -127,7 +200,7 @@ def load_venues(path: Path) -> VenuesConfig:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise VenueConfigError(f"{path.name}: invalid TOML: {exc}") from None
-    return parse_venues(raw, source=path.name)
+    return parse_venues(raw, source=path.name, base_dir=path.parent)
 
 
 class DryRunAdapter(VenueAdapter):
@@ -166,11 +239,44 @@ def _secret(environ: Mapping[str, str], variable: str, venue: str) -> str:
     return value
 
 
+def api_hosts(exchange: Any) -> tuple[str, ...]:
+    """The host names of a ccxt client's API URLs (``urls["api"]``, testnet ones once
+    sandbox mode is on)."""
+    hosts: set[str] = set()
+    pending: list[Any] = [exchange.urls.get("api")]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            host = urlsplit(exchange.implode_hostname(value)).hostname
+            if host:
+                hosts.add(host)
+        elif isinstance(value, Mapping):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return tuple(sorted(hosts))
+
+
+def _route(exchange: Any, venue: str, connect: ConnectSpec) -> None:
+    """Give ``exchange`` a session sending its API hosts to ``connect``; ccxt closes it
+    with the client."""
+    exchange.session = routed_session(
+        api_hosts(exchange),
+        connect.host,
+        connect.port,
+        connect.ca_file,
+        label=f"venue {venue}'s connect address",
+    )
+    exchange.own_session = True
+
+
 def build_adapters(config: VenuesConfig, environ: Mapping[str, str]) -> dict[str, VenueAdapter]:
     """One adapter per venue over an unmodified ``ccxt.async_support`` client, keys read
-    from ``environ``; testnet when ``sandbox``, a :class:`DryRunAdapter` when ``dry_run``.
+    from ``environ``; testnet when ``sandbox``, a :class:`DryRunAdapter` when ``dry_run``,
+    routed to its ``connect`` address when it has one (that needs a running event loop).
 
-    Markets are not loaded here: call ``load()`` on each adapter (that talks to the venue).
+    Markets are not loaded here: call ``load()`` on each adapter (that talks to the venue)
+    and ``close()`` on each when done.
     """
     missing = [
         (spec.name, variable)
@@ -181,7 +287,9 @@ def build_adapters(config: VenuesConfig, environ: Mapping[str, str]) -> dict[str
     if missing:
         named = ", ".join(f"{variable} (venue {venue})" for venue, variable in missing)
         raise VenueConfigError(f"environment variables not set: {named}")
-    adapters: dict[str, VenueAdapter] = {}
+    # Every client is built and checked before any session opens: a refused venue
+    # leaves nothing open.
+    clients: list[tuple[VenueSpec, Any]] = []
     for spec in config.venues:
         credentials = {
             "apiKey": _secret(environ, spec.api_key_env, spec.name),
@@ -189,7 +297,8 @@ def build_adapters(config: VenuesConfig, environ: Mapping[str, str]) -> dict[str
         }
         if spec.password_env is not None:
             credentials["password"] = _secret(environ, spec.password_env, spec.name)
-        exchange = getattr(ccxt_async, spec.exchange)(credentials)
+        settings: dict[str, Any] = {**credentials, "options": dict(spec.options)}
+        exchange = getattr(ccxt_async, spec.exchange)(settings)
         if spec.sandbox:
             try:
                 exchange.set_sandbox_mode(True)
@@ -197,6 +306,13 @@ def build_adapters(config: VenuesConfig, environ: Mapping[str, str]) -> dict[str
                 raise VenueConfigError(
                     f"venue {spec.name}: {spec.exchange} has no sandbox (testnet)"
                 ) from None
+        if spec.connect is not None and not api_hosts(exchange):
+            raise VenueConfigError(f"venue {spec.name}: {spec.exchange} names no API host to route")
+        clients.append((spec, exchange))
+    adapters: dict[str, VenueAdapter] = {}
+    for spec, exchange in clients:
+        if spec.connect is not None:
+            _route(exchange, spec.name, spec.connect)
         kind = DryRunAdapter if spec.dry_run else VenueAdapter
         adapters[spec.name] = kind(spec.name, exchange, timeout_s=float(spec.timeout_s))
     return adapters

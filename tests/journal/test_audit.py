@@ -562,6 +562,20 @@ async def test_render_timeline_prints_events_and_numbers(audited: AsyncEngine) -
         assert expected in text
 
 
+async def test_render_timeline_offsets_start_at_the_earliest_entry(audited: AsyncEngine) -> None:
+    """The first wave's books are journaled before the close row: no negative offsets."""
+    import dataclasses
+
+    timeline = await _timeline(audited)
+    first = min(entry.at for entry in timeline.events)
+    late = dataclasses.replace(timeline.close, created_at=first + timedelta(seconds=2))
+    out = io.StringIO()
+    render_timeline(dataclasses.replace(timeline, close=late), Console(file=out, width=220))
+    text = out.getvalue()
+    assert "+-" not in text
+    assert "+0s" in text
+
+
 # ------------------------------------------------------------------ Memory Layer
 
 

@@ -71,7 +71,7 @@ async def test_the_figure_shows_prices_quantities_and_tiers(engine: AsyncEngine)
     title = figure.get_suptitle()
     assert CLOSE_ID in title
     assert "HEDGED" in title
-    for part in ("requested 3.5", "filled 3", "hedged 0.5", "residual 0", "shortfall 20 bps"):
+    for part in ("requested 3.5", "filled 3", "hedged 0.5", "residual 0", "slippage 20 bps"):
         assert part in title
 
     prices = _legend(price)

@@ -126,3 +126,25 @@ def test_token_parsing(tmp_path: Any) -> None:
     secrets.write_text(f"{READ}:read\n{TRADE}:trade\n")
     assert load_tokens({"ROUTER_API_TOKENS_FILE": str(secrets)})[TRADE] == "trade"
     assert load_tokens({}) == {}
+
+
+async def test_configured_body_limit_is_enforced(api: Api) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from router.service.app import build_app
+
+    small = TestClient(TestServer(build_app(api.state, max_body_bytes=2048), host="127.0.0.1"))
+    await small.start_server()
+    try:
+        headers = api.headers(TRADE)
+        refused = await small.post(
+            "/v1/closes", json=close_body(reason="x" * 4096), headers=headers
+        )
+        assert refused.status == 413
+        invalid_but_small = await small.post(
+            "/v1/closes", json=close_body(quantity="-1"), headers=headers
+        )
+        assert invalid_but_small.status == 422
+    finally:
+        await small.close()
+    assert api.orders_on_venues() == 0

@@ -26,6 +26,7 @@ from router.sim.connect import (
     make_session,
 )
 from router.sim.tls import SIM_HOSTS, TlsMaterial, ensure_tls_material, server_ssl_context
+from router.venues.transport import client_ssl_context
 
 SPOT_TIME = 1_700_000_000_123
 FUTURES_TIME = 1_700_000_000_456
@@ -296,7 +297,7 @@ async def test_certificate_is_rejected_without_the_venue_ca(venue: Venue, tmp_pa
 
 
 async def test_certificate_is_rejected_for_a_name_it_does_not_carry(venue: Venue) -> None:
-    context = tls.client_ssl_context(venue.endpoint.ca_cert)
+    context = client_ssl_context(venue.endpoint.ca_cert)
     with pytest.raises(ssl.SSLCertVerificationError, match="Hostname mismatch"):
         await asyncio.open_connection(
             "127.0.0.1",

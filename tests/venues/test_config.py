@@ -1,5 +1,6 @@
-"""Real-exchange venue configuration: validation, keys from the environment, sandbox and
-dry run. Nothing here talks to a network (markets are never loaded)."""
+"""Real-exchange venue configuration: validation, keys from the environment, sandbox, dry
+run, ``connect`` routing and ccxt options. Nothing here talks to a network (markets are
+never loaded)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ import ccxt.async_support as ccxt_async
 import pytest
 
 from router.config import config_dir
+from router.sim.tls import ensure_tls_material
 from router.venues.adapter import VenueAdapter
 from router.venues.config import (
     DRY_RUN_ERROR,
     DryRunAdapter,
     VenueConfigError,
+    api_hosts,
     build_adapters,
     load_venues,
     parse_venues,
@@ -211,3 +214,113 @@ async def test_without_dry_run_orders_go_to_ccxt(closing: list[VenueAdapter]) ->
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(VenueConfigError, match="not found"):
         load_venues(tmp_path / "venues.toml")
+
+
+@pytest.fixture
+def ca_file(tmp_path: Path) -> Path:
+    return ensure_tls_material(tmp_path / "tls").ca_cert
+
+
+def connect(ca: Path | str, address: str = "127.0.0.1:8443") -> dict[str, Any]:
+    return {"address": address, "ca_file": str(ca)}
+
+
+@pytest.mark.parametrize(
+    ("address", "host", "port"),
+    [
+        ("127.0.0.1:8443", "127.0.0.1", 8443),
+        ("[::1]:443", "::1", 443),
+        ("10.1.2.3:1", "10.1.2.3", 1),
+    ],
+)
+def test_connect_takes_an_ip_literal_and_a_port(
+    ca_file: Path, address: str, host: str, port: int
+) -> None:
+    spec = parse_venues({"venues": [venue(connect=connect(ca_file, address))]}).venues[0]
+    assert spec.connect is not None
+    assert (spec.connect.host, spec.connect.port, spec.connect.ca_file) == (host, port, ca_file)
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"address": "localhost:8443"}, "venues.0.connect.address"),
+        ({"address": "127.0.0.1"}, "venues.0.connect.address"),
+        ({"address": "127.0.0.1:0"}, "venues.0.connect.address"),
+        ({"address": "127.0.0.1:65536"}, "venues.0.connect.address"),
+        ({"address": "127.0.0.1:port"}, "venues.0.connect.address"),
+        ({"address": "::1:8443"}, "venues.0.connect.address"),
+        ({"address": "[127.0.0.1]:8443"}, "venues.0.connect.address"),
+        ({"ca_file": "no-such-ca.pem"}, "venues.0.connect.ca_file"),
+        ({"proxy": "http"}, "venues.0.connect.proxy"),
+    ],
+)
+def test_a_bad_connect_names_the_key(ca_file: Path, fields: dict[str, str], named: str) -> None:
+    message = refused({"venues": [venue(connect={**connect(ca_file), **fields})]})
+    assert named in message
+    assert "no-such-ca" not in message
+
+
+def test_a_relative_ca_file_is_read_next_to_the_venues_file(tmp_path: Path, ca_file: Path) -> None:
+    path = tmp_path / "venues.toml"
+    path.write_text(
+        "[[venues]]\n"
+        'name = "binance"\n'
+        'exchange = "binance"\n'
+        'api_key_env = "ROUTER_BINANCE_API_KEY"\n'
+        'secret_env = "ROUTER_BINANCE_SECRET"\n'
+        "[venues.connect]\n"
+        'address = "127.0.0.1:8443"\n'
+        f'ca_file = "{ca_file.relative_to(tmp_path)}"\n',
+        encoding="utf-8",
+    )
+    spec = load_venues(path).venues[0]
+    assert spec.connect is not None
+    assert spec.connect.ca_file == ca_file
+
+
+def test_quote_defaults_to_usdt_and_is_checked() -> None:
+    assert parse_venues({"venues": [venue()]}).quote == "USDT"
+    assert parse_venues({"quote": "USDC", "venues": [venue()]}).quote == "USDC"
+    assert "quote" in refused({"quote": "usd t", "venues": [venue()]})
+
+
+async def test_options_reach_the_ccxt_client(closing: list[VenueAdapter]) -> None:
+    options = {"fetchCurrencies": False, "fetchMarkets": {"types": ["spot", "linear"]}}
+    exchange = build({"venues": [venue(options=options)]}, closing)["binance"]._exchange
+    assert exchange.options["fetchCurrencies"] is False
+    assert exchange.options["fetchMarkets"]["types"] == ["spot", "linear"]
+    assert exchange.options["maxRetriesOnFailure"] == 0
+
+
+def test_api_hosts_follow_sandbox_mode() -> None:
+    live = ccxt_async.binance()
+    testnet = ccxt_async.binance()
+    testnet.set_sandbox_mode(True)
+    assert {"api.binance.com", "fapi.binance.com"} <= set(api_hosts(live))
+    assert not any("testnet" in host for host in api_hosts(live))
+    assert api_hosts(testnet)
+    assert all("testnet" in host for host in api_hosts(testnet))
+    bybit = ccxt_async.bybit()
+    assert all("{" not in host for host in api_hosts(bybit))
+
+
+async def test_connect_routes_the_api_hosts_and_closes_with_the_adapter(
+    ca_file: Path, closing: list[VenueAdapter]
+) -> None:
+    raw = {"venues": [venue(connect=connect(ca_file, "127.0.0.1:9")), venue(name="direct")]}
+    adapters = build(raw, closing)
+    routed = adapters["binance"]._exchange
+    direct = adapters["direct"]._exchange
+    session = routed.session
+    assert session is not None
+    assert direct.session is None
+    resolver = session.connector._resolver
+    [result] = await resolver.resolve("api.binance.com", 443)
+    assert (result["host"], result["port"]) == ("127.0.0.1", 9)
+    [result] = await resolver.resolve("FAPI.binance.com.", 443)
+    assert (result["host"], result["port"]) == ("127.0.0.1", 9)
+    with pytest.raises(OSError, match="not served by venue binance's connect address"):
+        await resolver.resolve("example.com", 443)
+    await adapters["binance"].close()
+    assert session.closed
