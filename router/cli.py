@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from router import operator_commands
+from router.bench.cli import bench_app
 from router.config import ConfigOption, load_policy
 from router.core.plan import plan
 from router.core.policy import PolicyError
@@ -425,6 +426,7 @@ app.command("cancel")(operator_commands.cancel_command)
 app.command("liquidity")(operator_commands.liquidity_command)
 app.command("venues")(operator_commands.venues_command)
 app.add_typer(operator_commands.hedge_app, name="hedge")
+app.add_typer(bench_app, name="bench")
 
 
 def main() -> None:

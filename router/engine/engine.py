@@ -153,6 +153,7 @@ class Engine:
             purpose="unwind",
             reduce_only=True,
             hedge_ids={hedge["venue"]: hedge_id},
+            sleep=self.pacing.sleep,
         )
         result = await context.run(wave, -1, [state], size, None)
         unwound = hedge["unwound_qty"] + result.filled

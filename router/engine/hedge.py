@@ -8,7 +8,7 @@ venue's price band. Each venue's leg is journaled as a hedge with its attempts.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
@@ -34,6 +34,7 @@ class HedgePlan:
     names: Sequence[str]
     wave: int
     leverage: Decimal = HEDGE_LEVERAGE
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
 
 async def _perp_state(plan: HedgePlan, name: str) -> VenueState:
@@ -90,6 +91,7 @@ async def open_hedge(plan: HedgePlan, quantity: Decimal) -> Decimal:
             plan.perp_symbol,
             purpose="hedge",
             hedge_ids=hedge_ids,
+            sleep=plan.sleep,
         )
         result = await context.run(wave, -1, states, remaining, None)
         hedged += result.filled

@@ -186,6 +186,7 @@ class CloseRunner:
                 perp_symbol=request.perp_symbol,
                 names=self._names(spot=False),
                 wave=progress.wave + 1,
+                sleep=self.pacing.sleep,
             )
             hedged += await open_hedge(hedge, remaining)
         residual = quantity - progress.filled - hedged
@@ -290,7 +291,13 @@ class CloseRunner:
         )
         schedule = policy.schedule(self.request.urgency, escape_now=escape_now)
         waves = WaveContext(
-            self.journal, self.venues, self.health, close.id, self.side, self.request.spot_symbol
+            self.journal,
+            self.venues,
+            self.health,
+            close.id,
+            self.side,
+            self.request.spot_symbol,
+            sleep=self.pacing.sleep,
         )
         stalled = 0
         batch = 0

@@ -66,7 +66,7 @@ async def open_world(
     for endpoint in cluster.endpoints():
         exchange = binance_client(endpoint)
         stack.push_async_callback(close_client, exchange)
-        adapter = VenueAdapter(endpoint.name, exchange)
+        adapter = VenueAdapter(endpoint.name, exchange, sleep=clock.sleep)
         breaker = CircuitBreaker(clock=clock.seconds, venue=endpoint.name)
         try:
             await adapter.load()

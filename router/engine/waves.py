@@ -9,7 +9,7 @@ answer is looked up by client order id before its quantity can be used again.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
@@ -126,6 +126,8 @@ class WaveContext:
     hedge_ids: Mapping[str, int] = field(default_factory=dict)
     lookup_attempts: int = 5
     lookup_wait_s: float = 0.05
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    """The engine's injected sleep: lookup backoff waits on the close's clock."""
 
     async def note_failure(self, venue: str, kind: FailureKind, detail: str) -> None:
         self.health[venue].record_failure(kind)
@@ -274,6 +276,7 @@ class WaveContext:
                 retry=retry_if_exception_type(LookupFailed),
                 stop=stop_after_attempt(self.lookup_attempts),
                 wait=wait_exponential(multiplier=self.lookup_wait_s, max=2),
+                sleep=self.sleep,
                 reraise=True,
             ):
                 with trying:

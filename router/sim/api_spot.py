@@ -36,7 +36,6 @@ def server_time(call: Call) -> Any:
 @routes.get("/api/v3/exchangeInfo")
 def exchange_info(call: Call) -> Any:
     check_symbols(call, "spot")
-    market = call.venue.markets["spot"]
     return {
         "timezone": "UTC",
         "serverTime": call.venue.wall_ms(),
@@ -51,7 +50,7 @@ def exchange_info(call: Call) -> Any:
             {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
         ],
         "exchangeFilters": [],
-        "symbols": [market.rules.exchange_info()],
+        "symbols": [market.rules.exchange_info() for market in call.venue.spot_markets()],
     }
 
 

@@ -239,8 +239,16 @@ class MarketModel:
     """External liquidity and flow of one market (spot or USD-M) of one venue."""
 
     def __init__(
-        self, scenario: Scenario, venue: VenueSpec, market: Literal["spot", "linear"], seed: int
+        self,
+        scenario: Scenario,
+        venue: VenueSpec,
+        market: Literal["spot", "linear"],
+        seed: int,
+        *,
+        asset: str = "",
     ) -> None:
+        """``asset`` names a synthetic asset (``Scenario.extra_assets``): the same mid path
+        and stages as the base asset, its own per-level noise."""
         filters = venue.spot if market == "spot" else venue.futures
         if filters is None:
             raise ValueError(f"venue {venue.name!r} has no futures market")
@@ -289,7 +297,7 @@ class MarketModel:
         self._step_f = float(filters.step_size)
         self._min_ticks = math.ceil(filters.min_price / filters.tick_size)
         self._max_ticks = math.floor(filters.max_price / filters.tick_size)
-        self._noise_base = _stable_int(seed, venue.name, market)
+        self._noise_base = _stable_int(seed, venue.name, market, *([asset] if asset else []))
         self._noise_tick = -1
         self._noisy_bids: list[float] = []
         self._noisy_asks: list[float] = []

@@ -89,7 +89,5 @@ def check_symbols(call: Call, kind: MarketKind) -> None:
         if not isinstance(listed, list):
             raise errors.illegal_chars("symbols", '^\\[".*"\\]$')
         wanted.extend(str(item) for item in listed)
-    market = call.venue.markets.get(kind)
     for symbol in wanted:
-        if market is None or symbol != market.rules.symbol:
-            raise errors.invalid_symbol()
+        call.venue.market(kind, symbol)

@@ -284,6 +284,11 @@ class Scenario(_Strict):
     symbol: str = "BTCUSDT"
     base_asset: str = "BTC"
     quote_asset: str = "USDT"
+    extra_assets: Annotated[int, Field(ge=0, le=99)] = Field(
+        default=0,
+        description="synthetic spot assets A01, A02, ... whose markets, books and balances "
+        "mirror the base asset's, each with its own order book",
+    )
     duration_s: PositiveDecimal = Decimal("1800")
     speed: PositiveDecimal = Field(
         default=Decimal("1"), description="scenario seconds per wall-clock second"
@@ -313,7 +318,14 @@ class Scenario(_Strict):
         for fault in self.faults:
             if fault.venue != "*" and fault.venue not in names:
                 raise ValueError(f"faults: unknown venue {fault.venue!r}")
+        clash = {self.base_asset, self.quote_asset} & set(self.extra_asset_names())
+        if clash:
+            raise ValueError(f"extra_assets: {sorted(clash)} is already the base or quote asset")
         return self
+
+    def extra_asset_names(self) -> list[str]:
+        """Names of the synthetic assets: ``A01`` .. ``A{extra_assets:02d}``."""
+        return [f"A{index:02d}" for index in range(1, self.extra_assets + 1)]
 
     def venue(self, name: str) -> VenueSpec:
         for spec in self.venues:

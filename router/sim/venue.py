@@ -110,8 +110,16 @@ class OrderRequest:
     reduce_only: bool
 
 
+OrderListener = Callable[[Order], None]
+"""Called with every order the venue accepts, as it enters the ledger (before matching)."""
+
+
 class SimVenue:
-    """A whole simulated exchange. ``ledger`` views are the ground truth for tests."""
+    """A whole simulated exchange. ``ledger`` views are the ground truth for tests.
+
+    ``order_listeners`` observe accepted orders as they arrive (benchmarks timestamp
+    them); the list is empty unless someone listens.
+    """
 
     def __init__(
         self,
@@ -139,7 +147,14 @@ class SimVenue:
         self.markets["spot"] = self._make_market("spot", seed)
         if spec.futures is not None:
             self.markets["linear"] = self._make_market("linear", seed)
-        self.spot = SpotAccount.with_balances(dict(spec.balances))
+        self.asset_markets: dict[str, SimMarket] = {}
+        balances = dict(spec.balances)
+        for asset in scenario.extra_asset_names():
+            extra = self._make_market("spot", seed, asset=asset)
+            self.asset_markets[extra.rules.symbol] = extra
+            balances.setdefault(asset, spec.balances.get(scenario.base_asset, ZERO))
+        self.spot = SpotAccount.with_balances(balances)
+        self.order_listeners: list[OrderListener] = []
         self.futures = FuturesAccount(wallet=spec.futures_wallet, leverage=spec.leverage)
         self.orders: dict[MarketKind, dict[int, Order]] = {"spot": {}, "linear": {}}
         self.trades: list[Trade] = []
@@ -152,24 +167,33 @@ class SimVenue:
         self._client_seq = 0
         self.update()
 
-    def _make_market(self, kind: MarketKind, seed: int) -> SimMarket:
+    def _make_market(self, kind: MarketKind, seed: int, *, asset: str = "") -> SimMarket:
+        """The base asset's market of ``kind``, or a synthetic ``asset``'s spot market."""
         filters = self.spec.spot if kind == "spot" else self.spec.futures
         assert filters is not None
+        quote = self.scenario.quote_asset
         rules = SymbolRules(
             kind,
-            self.scenario.symbol,
-            self.scenario.base_asset,
-            self.scenario.quote_asset,
+            f"{asset}{quote}" if asset else self.scenario.symbol,
+            asset or self.scenario.base_asset,
+            quote,
             filters,
         )
-        model = MarketModel(self.scenario, self.spec, kind, seed)
+        model = MarketModel(self.scenario, self.spec, kind, seed, asset=asset)
         return SimMarket(kind, rules, model, filters.maker_fee, filters.taker_fee)
 
     def market(self, kind: MarketKind, symbol: str | None) -> SimMarket:
         market = self.markets.get(kind)
-        if market is None or symbol != market.rules.symbol:
+        if market is not None and symbol == market.rules.symbol:
+            return market
+        extra = self.asset_markets.get(symbol or "") if kind == "spot" else None
+        if extra is None:
             raise errors.invalid_symbol()
-        return market
+        return extra
+
+    def spot_markets(self) -> list[SimMarket]:
+        """Every spot market: the base asset's, then the synthetic assets'."""
+        return [self.markets["spot"], *self.asset_markets.values()]
 
     # ------------------------------------------------------------------ outside market
 
@@ -177,6 +201,8 @@ class SimVenue:
         """Move every market to the clock's scenario time."""
         now = self.clock.now()
         for market in self.markets.values():
+            self._advance(market, now)
+        for market in self.asset_markets.values():
             self._advance(market, now)
 
     def _advance(self, market: SimMarket, t: Decimal) -> None:
@@ -388,6 +414,8 @@ class SimVenue:
         self.orders[kind][order_id] = order
         self._open_client_ids[(kind, order.client_order_id)] = order_id
         self._latest_client_ids[(kind, order.client_order_id)] = order_id
+        for listener in self.order_listeners:
+            listener(order)
         self._execute(market, order, fill_ratio)
         return order
 

@@ -45,10 +45,26 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+RATE_WINDOW_MS = 60_000.0
+"""The window of the request budget: exchanges state their limits per minute."""
+
+
 def harden(client: Any, timeout_s: float) -> None:
     """Rate limiter on, no request retries inside ccxt, the venue's timeout, and the
-    last answer kept so that a body ccxt could not parse is noticed."""
+    last answer kept so that a body ccxt could not parse is noticed.
+
+    The limiter is ccxt's rolling window (the exchange's per-minute budget,
+    ``RATE_WINDOW_MS / rateLimit`` cost units) instead of its default leaky bucket,
+    which holds a burst to one request and makes every request after a costly one wait
+    (an account read costs several units): in a crisis the first wave's reads and
+    orders go out at once, and the venue's budget is still never exceeded.
+    """
     client.enableRateLimit = True
+    if isinstance(client, ccxt.Exchange):
+        client.rateLimiterAlgorithm = "rollingWindow"
+        client.rollingWindowSize = RATE_WINDOW_MS
+        client.tokenBucket = None
+        client.init_rest_rate_limiter()
     client.options["maxRetriesOnFailure"] = 0
     client.timeout = int(timeout_s * 1000)
     client.enableLastHttpResponse = True

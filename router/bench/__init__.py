@@ -1,0 +1,1 @@
+"""Benchmarks of the router: execution quality against baselines and the oracle, and speed."""
