@@ -85,9 +85,19 @@ class QualityReport:
         }
 
 
-def bench_scenario(scenario: Scenario, min_speed: Decimal) -> Scenario:
+def bench_scenario(
+    scenario: Scenario, min_speed: Decimal, speed: Decimal | None = None
+) -> Scenario:
+    """The scenario as benched: at ``speed`` when given, else at least ``min_speed``.
+
+    Network latency is real wall time, so at speed S every wall second of a strategy's
+    round trips costs S scenario seconds of market movement: a lower speed is closer to
+    live trading, a higher one penalises strategies that make more round trips.
+    """
     if scenario.close.side != "sell":
         raise ScenarioError(f"{scenario.name}: the quality bench compares sell closes only")
+    if speed is not None:
+        return scenario.model_copy(update={"speed": speed})
     if scenario.speed >= min_speed:
         return scenario
     return scenario.model_copy(update={"speed": min_speed})
@@ -163,13 +173,14 @@ async def run_quality(
     policy: Policy | None = None,
     min_speed: Decimal = DEFAULT_MIN_SPEED,
     on_step: StepHook | None = None,
+    speed: Decimal | None = None,
 ) -> QualityReport:
     """Run the bench; scenarios are names or TOML files (see ``load_scenario``)."""
     if seeds < 1:
         raise ValueError("at least one seed")
     began = time.monotonic()
     chosen = policy or load_policy()
-    loaded = [bench_scenario(load_scenario(s), min_speed) for s in scenarios]
+    loaded = [bench_scenario(load_scenario(s), min_speed, speed) for s in scenarios]
     report: dict[str, ScenarioQuality] = {}
     for scenario in loaded:
         runs: dict[str, list[Metrics]] = {name: [] for name in STRATEGIES}
@@ -190,9 +201,12 @@ def quality_results(
     *,
     policy: Policy | None = None,
     min_speed: Decimal = DEFAULT_MIN_SPEED,
+    speed: Decimal | None = None,
 ) -> QualityReport:
     """:func:`run_quality` from synchronous code (a docs generator, a notebook)."""
-    return asyncio.run(run_quality(scenarios, seeds, policy=policy, min_speed=min_speed))
+    return asyncio.run(
+        run_quality(scenarios, seeds, policy=policy, min_speed=min_speed, speed=speed)
+    )
 
 
 def _number(value: Decimal, places: int) -> str:
@@ -250,6 +264,15 @@ def quality_command(
         float,
         typer.Option("--min-speed", min=1, help="Run slower scenarios at this speed."),
     ] = float(DEFAULT_MIN_SPEED),
+    speed: Annotated[
+        float | None,
+        typer.Option(
+            "--speed",
+            min=1,
+            help="Run every scenario at this speed (scenario seconds per wall second); "
+            "lower is closer to live, as latency stays real.",
+        ),
+    ] = None,
 ) -> None:
     """Execution quality: router vs market dump, equal split, TWAP and the oracle."""
     names = scenario or list(DEFAULT_SCENARIOS)
@@ -285,6 +308,7 @@ def quality_command(
                     policy=load_policy(),
                     min_speed=Decimal(repr(min_speed)),
                     on_step=on_step,
+                    speed=None if speed is None else Decimal(repr(speed)),
                 )
             )
         except (ScenarioError, PolicyError) as exc:

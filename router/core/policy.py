@@ -92,8 +92,20 @@ class Policy(_Strict):
         default=Decimal("0.5"),
         description="a wave that fills less than this share of what it sent climbs a rung",
     )
+    hedge_margin: Annotated[Decimal, Field(ge=0, lt=1)] | None = Field(
+        default=Decimal("0.005"),
+        description="hedge the rest as soon as the perpetual beats spot at the current "
+        "tier by more than this fraction; 'never' hedges only when spot cannot fill",
+    )
     urgency: list[UrgencyBand] = Field(default_factory=_seed_urgency)
     liquidity: LiquidityPolicy = Field(default_factory=LiquidityPolicy)
+
+    @field_validator("hedge_margin", mode="before")
+    @classmethod
+    def _never(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() == "never":
+            return None
+        return value
 
     @field_validator("ladder", mode="before")
     @classmethod

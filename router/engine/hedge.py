@@ -40,8 +40,9 @@ class HedgePlan:
 async def _perp_state(plan: HedgePlan, name: str) -> VenueState:
     venue = plan.venues[name]
     market = venue.market(plan.perp_symbol)
-    view = await venue.order_book(plan.perp_symbol)
-    margin = await venue.futures_available_margin()
+    view, margin = await asyncio.gather(
+        venue.order_book(plan.perp_symbol), venue.futures_available_margin()
+    )
     touch = view.book.best_bid if plan.side is Side.SELL else view.book.best_ask
     inventory = ZERO
     if touch is not None and touch > 0 and margin > 0:
@@ -49,7 +50,8 @@ async def _perp_state(plan: HedgePlan, name: str) -> VenueState:
     return VenueState(name, market, view, inventory)
 
 
-async def _perp_states(plan: HedgePlan) -> list[VenueState]:
+async def perp_states(plan: HedgePlan) -> list[VenueState]:
+    """Books and margin-bound capacities of the healthy venues listing the perpetual."""
     names = [
         n for n in plan.names if plan.health[n].allow() and lists(plan.venues[n], plan.perp_symbol)
     ]
@@ -72,7 +74,7 @@ async def open_hedge(plan: HedgePlan, quantity: Decimal) -> Decimal:
         remaining = quantity - hedged
         if remaining <= 0:
             break
-        states = await _perp_states(plan)
+        states = await perp_states(plan)
         if not states:
             break
         for state in states:

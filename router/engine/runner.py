@@ -34,6 +34,7 @@ from router.engine.progress import (
     snapshot,
 )
 from router.engine.request import CloseRequest
+from router.engine.route import hedge_now
 from router.engine.waves import (
     VenueState,
     WaveContext,
@@ -117,9 +118,8 @@ class CloseRunner:
     async def _state(self, name: str, symbol: str, side: Side) -> VenueState:
         venue = self.venues[name]
         market = venue.market(symbol)
-        view = await venue.order_book(symbol)
         asset = market.base if side is Side.SELL else market.quote
-        balance = await venue.free_balance(asset)
+        view, balance = await asyncio.gather(venue.order_book(symbol), venue.free_balance(asset))
         touch = view.book.best_ask if side is Side.BUY else view.book.best_bid
         inventory = inventory_for(side, balance, touch, market.taker_fee, market.lot_step)
         return VenueState(name, market, view, inventory)
@@ -177,18 +177,7 @@ class CloseRunner:
         hedged = close.hedged_qty
         if remaining > 0 and request.allow_hedge and not progress.cancelled:
             self._report(close, progress, "hedge", hedged)
-            hedge = HedgePlan(
-                journal=self.journal,
-                venues=self.venues,
-                health=self.health,
-                close_id=close.id,
-                side=self.side,
-                perp_symbol=request.perp_symbol,
-                names=self._names(spot=False),
-                wave=progress.wave + 1,
-                sleep=self.pacing.sleep,
-            )
-            hedged += await open_hedge(hedge, remaining)
+            hedged += await open_hedge(self._hedge_plan(close.id, progress.wave + 1), remaining)
         residual = quantity - progress.filled - hedged
         outcome, reason = self._outcome(
             quantity, progress.filled, hedged, progress.in_doubt, progress.why
@@ -256,9 +245,43 @@ class CloseRunner:
             parts.append(f"{hedged} hedged with a perp short")
         return "STRANDED", "; ".join(parts)
 
-    def _stall_reason(self, rung: int, filled: Decimal) -> str:
+    def _tier_name(self, rung: int) -> str:
         tolerance = self.policy.tolerance(rung)
-        tier = "the unbounded tier" if tolerance is None else f"the {tolerance:.0%} tolerance"
+        return "the unbounded tier" if tolerance is None else f"the {tolerance:.0%} tolerance"
+
+    def _hedge_plan(self, close_id: str, wave: int) -> HedgePlan:
+        return HedgePlan(
+            journal=self.journal,
+            venues=self.venues,
+            health=self.health,
+            close_id=close_id,
+            side=self.side,
+            perp_symbol=self.request.perp_symbol,
+            names=self._names(spot=False),
+            wave=wave,
+            sleep=self.pacing.sleep,
+        )
+
+    async def _hedge_now(
+        self,
+        close_id: str,
+        wave: int,
+        remaining: Decimal,
+        reference: Decimal | None,
+        rung: int,
+        states: list[VenueState],
+    ) -> bool:
+        """Whether to stop selling spot and hedge the rest (see router.engine.route)."""
+        margin = self.policy.hedge_margin
+        if margin is None or not self.request.allow_hedge:
+            return False
+        cap = self._cap(reference, rung, "aggressive", states)
+        return await hedge_now(
+            self._hedge_plan(close_id, wave), states, remaining, reference, cap, margin
+        )
+
+    def _stall_reason(self, rung: int, filled: Decimal) -> str:
+        tier = self._tier_name(rung)
         if filled == 0:
             book_side = "bids" if self.request.side == "sell" else "asks"
             return f"no {book_side} left even at {tier}"
@@ -345,6 +368,14 @@ class CloseRunner:
                     remaining -= netted
                     if remaining <= 0:
                         continue
+                if await self._hedge_now(
+                    close.id, progress.wave, remaining, reference, rung, states
+                ):
+                    progress.why = (
+                        f"the perpetual pays more than spot at {self._tier_name(rung)} "
+                        f"(by more than {policy.hedge_margin:%})"
+                    )
+                    return progress
                 await self.journal.record_books(
                     close.id, progress.wave, [book_levels(s) for s in states]
                 )

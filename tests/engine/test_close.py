@@ -258,3 +258,50 @@ async def _attempts_so_far(world: World) -> list[str]:
 
     async with world.journal.engine.connect() as conn:
         return [row.close_id for row in await conn.execute(select(Attempt.close_id))]
+
+
+GUTTED_SPOT = three_venues(
+    stages=[
+        {
+            "at_s": 0,
+            "depth": "0.02",
+            "spread_bps": 600,
+            "futures_depth": 1,
+            "futures_spread_bps": 4,
+        }
+    ],
+)
+
+
+@pytest.mark.parametrize("scenario", [GUTTED_SPOT], ids=["gutted-spot"])
+async def test_a_perp_worth_more_than_spot_is_hedged_at_once(
+    world: World, scenario: Scenario
+) -> None:
+    """Spot would sell only by walking a thin book far down while the perpetual trades
+    near the mid: the rest is hedged instead of climbing the ladder into the spot book."""
+    request = world.request(quantity="8", unrealized_pnl="-0.25")
+    result = await world.engine.close(request)
+    assert result.outcome == "HEDGED", result.reason
+    assert "perpetual pays more than spot" in (result.reason or "")
+    attempts = await world.journal.attempts(result.close_id)
+    assert max((a.tier for a in attempts if a.purpose == "close"), default=1) <= 1
+    assert result.filled + result.hedged + result.residual == D(8)
+
+
+@pytest.mark.parametrize("scenario", [GUTTED_SPOT], ids=["gutted-spot"])
+async def test_the_seed_rule_sells_spot_first_when_early_hedging_is_off(
+    world: World, scenario: Scenario
+) -> None:
+    from router.core.policy import Policy
+    from router.engine.engine import Engine
+
+    seed_rule = Engine(
+        world.journal,
+        world.adapters,
+        world.health,
+        Policy(hedge_margin=None),
+        pacing=world.engine.pacing,
+    )
+    result = await seed_rule.close(world.request(quantity="8", unrealized_pnl="-0.25"))
+    assert result.filled > 0
+    assert "perpetual pays more" not in (result.reason or "")

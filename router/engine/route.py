@@ -1,0 +1,40 @@
+"""The I/O side of the spot-or-perpetual choice: plans from live books, then the core's rule."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from router.core.allocation import allocate
+from router.core.book import Side
+from router.core.route_choice import hedge_beats_spot
+from router.engine.hedge import HedgePlan, perp_states
+from router.engine.waves import VenueState, quote_for
+
+
+async def hedge_now(
+    plan: HedgePlan,
+    states: list[VenueState],
+    remaining: Decimal,
+    reference: Decimal | None,
+    cap: Decimal | None,
+    margin: Decimal,
+) -> bool:
+    """Whether hedging ``remaining`` on the perpetual now beats selling it on spot at
+    ``cap`` (see :func:`router.core.route_choice.hedge_beats_spot`).
+
+    The perpetual's books are read only when the spot plan would not sell everything,
+    or would sell it more than ``margin`` away from the reference: a spot book that
+    holds up costs no extra round trip.
+    """
+    side = plan.side
+    spot = allocate([quote_for(s, side) for s in states], side, remaining, cap)
+    average = spot.average_price
+    if spot.filled >= remaining and average is not None and reference is not None:
+        gap = reference - average if side is Side.SELL else average - reference
+        if gap <= reference * margin:
+            return False
+    perps = await perp_states(plan)
+    if not perps:
+        return False
+    perp = allocate([quote_for(s, side) for s in perps], side, remaining, None)
+    return hedge_beats_spot(side, remaining, spot, perp, margin)
