@@ -97,6 +97,11 @@ class Policy(_Strict):
         description="hedge the rest as soon as the perpetual beats spot at the current "
         "tier by more than this fraction; 'never' hedges only when spot cannot fill",
     )
+    split_above_impact: Fraction = Field(
+        default=Decimal("0.001"),
+        description="urgency batches split a close only when selling the rest at once "
+        "would cost this fraction of the reference or more (0: always split)",
+    )
     urgency: list[UrgencyBand] = Field(default_factory=_seed_urgency)
     liquidity: LiquidityPolicy = Field(default_factory=LiquidityPolicy)
 

@@ -38,3 +38,23 @@ async def hedge_now(
         return False
     perp = allocate([quote_for(s, side) for s in perps], side, remaining, None)
     return hedge_beats_spot(side, remaining, spot, perp, margin)
+
+
+def cheap_at_once(
+    states: list[VenueState],
+    side: Side,
+    remaining: Decimal,
+    reference: Decimal | None,
+    cap: Decimal | None,
+    impact: Decimal,
+) -> bool:
+    """Whether the books take all of ``remaining`` now within ``impact`` (a fraction) of
+    the reference: then splitting it into urgency batches only waits on a moving market."""
+    if reference is None or reference <= 0:
+        return False
+    plan = allocate([quote_for(s, side) for s in states], side, remaining, cap)
+    average = plan.average_price
+    if plan.filled < remaining or average is None:
+        return False
+    gap = reference - average if side is Side.SELL else average - reference
+    return gap < reference * impact

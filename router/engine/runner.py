@@ -21,6 +21,7 @@ from router.core.book import Side
 from router.core.liquidity import escape_window
 from router.core.policy import Policy
 from router.engine.crossing import INTERNAL, record_netting
+from router.engine.doubt import settle_doubts
 from router.engine.hedge import HedgePlan, open_hedge
 from router.engine.netting import NettingDesk, NettingEntry
 from router.engine.outcome import CloseResult, summarize
@@ -34,7 +35,7 @@ from router.engine.progress import (
     snapshot,
 )
 from router.engine.request import CloseRequest
-from router.engine.route import hedge_now
+from router.engine.route import cheap_at_once, hedge_now
 from router.engine.waves import (
     VenueState,
     WaveContext,
@@ -63,6 +64,8 @@ class Pacing:
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     retry_after_empty_s: float = 0.25
+    doubt_recheck_s: float = 5.0
+    """How long a close whose only remainder is in doubt waits before looking again."""
 
 
 @dataclass
@@ -194,6 +197,9 @@ class CloseRunner:
         return await summarize(
             self.journal, close.id, arrival_mid, self.pacing.monotonic() - started
         )
+
+    def _before(self, deadline: float | None) -> bool:
+        return deadline is not None and self.pacing.monotonic() < deadline
 
     def _deadline(self, started: float) -> float | None:
         limits: list[float] = []
@@ -327,8 +333,13 @@ class CloseRunner:
         first = True
         self._report(close, progress, "spot", close.hedged_qty)
         while True:
+            if progress.in_doubt > 0:
+                await settle_doubts(self.journal, waves, progress)
             remaining = quantity - progress.filled - progress.in_doubt
             if remaining <= 0:
+                if progress.in_doubt and self._before(deadline):
+                    await self.pacing.sleep(self.pacing.doubt_recheck_s)
+                    continue
                 progress.why = "orders still in doubt" if progress.in_doubt else "sold"
                 return progress
             if self.cancelled(close.id):
@@ -379,14 +390,17 @@ class CloseRunner:
                 await self.journal.record_books(
                     close.id, progress.wave, [book_levels(s) for s in states]
                 )
+                pricing = schedule.pricing if batch < schedule.batches else "aggressive"
+                cap = progress.limit_price = self._cap(reference, rung, pricing, states)
                 target = remaining
-                if batch < schedule.batches - 1:
+                at_once = pricing == "aggressive" and cheap_at_once(
+                    states, self.side, remaining, reference, cap, policy.split_above_impact
+                )
+                if batch < schedule.batches - 1 and not at_once:
                     coarsest = max(s.market.lot_step for s in states)
                     target = (remaining / (schedule.batches - batch)).quantize(
                         coarsest, rounding=ROUND_DOWN
                     )
-                pricing = schedule.pricing if batch < schedule.batches else "aggressive"
-                cap = progress.limit_price = self._cap(reference, rung, pricing, states)
                 target = min(target, remaining)
                 result = await waves.run(progress.wave, rung, states, target, cap)
             batch += 1

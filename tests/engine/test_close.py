@@ -8,6 +8,8 @@ import pytest
 
 from router.core.allocation import VenueQuote, oracle
 from router.core.book import Side
+from router.core.policy import Policy
+from router.engine.engine import Engine
 from router.sim.scenario import FaultSpec, Scenario
 from tests.engine.conftest import World, three_venues
 
@@ -46,9 +48,21 @@ async def test_calm_ten_btc_split_by_depth_close_to_the_oracle(world: World) -> 
     assert result.shortfall_bps > 0
 
 
+def _batching_engine(world: World) -> Engine:
+    """The seed's urgency batches even where the books could take everything at once."""
+    return Engine(
+        world.journal,
+        world.adapters,
+        world.health,
+        Policy(split_above_impact=D(0)),
+        pacing=world.engine.pacing,
+    )
+
+
 async def test_outage_mid_close_moves_the_share_to_the_others(world: World) -> None:
     world.venue("bravo").faults.add(FaultSpec(kind="outage", start_s=D("0.5")))
-    result = await world.engine.close(world.request(quantity="10", urgency="0.6"))
+    engine = _batching_engine(world)
+    result = await engine.close(world.request(quantity="10", urgency="0.6"))
     assert result.outcome == "FLAT"
     assert result.filled == D(10)
     waves = {a.wave for a in await world.journal.attempts(result.close_id) if a.venue == "bravo"}
@@ -305,3 +319,30 @@ async def test_the_seed_rule_sells_spot_first_when_early_hedging_is_off(
     result = await seed_rule.close(world.request(quantity="8", unrealized_pnl="-0.25"))
     assert result.filled > 0
     assert "perpetual pays more" not in (result.reason or "")
+
+
+async def test_books_that_take_everything_at_once_are_not_split(world: World) -> None:
+    """Urgency 0.6 asks for three batches, but the books take the 2 BTC within 10 bps:
+    splitting would only wait on a moving market, so it goes in one wave."""
+    result = await world.engine.close(world.request(quantity="2", urgency="0.6"))
+    assert result.outcome == "FLAT"
+    assert {a.wave for a in await world.journal.attempts(result.close_id)} == {1}
+    split = await _batching_engine(world).close(world.request(quantity="2", urgency="0.6"))
+    assert split.outcome == "FLAT"
+    assert len({a.wave for a in await world.journal.attempts(split.close_id)}) == 3
+
+
+async def test_an_order_in_doubt_is_looked_up_again_until_the_venue_answers(
+    world: World,
+) -> None:
+    """alpha accepts the order but the answer is lost, then alpha is down for a while:
+    the close waits for it (within its window) and ends knowing what it sold."""
+    alpha = world.venue("alpha")
+    alpha.faults.add(FaultSpec(kind="timeout_after_accept", endpoint="POST /api/v3/order", count=1))
+    alpha.faults.add(FaultSpec(kind="outage", endpoint="GET *", start_s=D(0), end_s=D(30)))
+    result = await world.engine.close(world.request(quantity="3", deadline_s="300"))
+    assert result.outcome == "FLAT", result.reason
+    sold = sum(t.qty for n in world.adapters for t in world.venue(n).trades)
+    assert sold == D(3)
+    attempts = await world.journal.attempts(result.close_id)
+    assert not [a for a in attempts if a.state.in_doubt]

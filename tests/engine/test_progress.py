@@ -6,6 +6,8 @@ from decimal import Decimal
 
 import pytest
 
+from router.core.policy import Policy
+from router.engine.engine import Engine
 from router.engine.outcome import CloseResult
 from router.engine.progress import CloseProgress
 from router.sim.scenario import FaultSpec, Scenario
@@ -60,7 +62,14 @@ async def test_hook_sees_every_wave_and_ends_on_the_outcome(world: World) -> Non
 async def test_hook_reports_an_outage_as_an_open_circuit(world: World) -> None:
     world.venue("bravo").faults.add(FaultSpec(kind="outage", start_s=D("0.5")))
     snapshots: list[CloseProgress] = []
-    result = await world.engine.close(
+    batching = Engine(
+        world.journal,
+        world.adapters,
+        world.health,
+        Policy(split_above_impact=D(0)),
+        pacing=world.engine.pacing,
+    )
+    result = await batching.close(
         world.request(quantity="10", urgency="0.6"), on_progress=snapshots.append
     )
     _check_snapshots(snapshots, result)
