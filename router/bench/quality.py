@@ -38,11 +38,11 @@ from router.bench.quality_metrics import (
     median_metrics,
     metrics_json,
 )
+from router.bench.quality_oracle import Oracle
 from router.bench.quality_strategies import (
     BenchCase,
     EqualSplit,
     MarketDump,
-    Oracle,
     RouterStrategy,
     Strategy,
     Twap,

@@ -30,8 +30,7 @@ from pathlib import Path
 from typing import Protocol
 
 from router.bench.quality_metrics import ZERO, ExecFill, Execution
-from router.core.allocation import VenueQuote, allocate
-from router.core.book import Book, Side
+from router.core.book import Side
 from router.core.policy import Policy
 from router.engine.engine import Engine
 from router.engine.request import CloseRequest
@@ -314,72 +313,4 @@ class RouterStrategy:
             orders=len(attempts),
             venues_used=frozenset(a.venue for a in attempts),
             time_to_exit_s=Decimal(repr(result.duration_s)),
-        )
-
-
-@dataclass(frozen=True)
-class DecisionBooks:
-    """The oracle's reading of the world at the decision instant."""
-
-    books: dict[str, Book]
-    quotes: list[VenueQuote]
-
-    def arrival_mid(self) -> Decimal | None:
-        bids = [b.best_bid for b in self.books.values() if b.best_bid is not None]
-        asks = [b.best_ask for b in self.books.values() if b.best_ask is not None]
-        if not bids or not asks:
-            return None
-        return (max(bids) + min(asks)) / 2
-
-
-async def read_decision_books(world: SimulatedWorld, case: BenchCase) -> DecisionBooks:
-    held = await holdings(world, case)
-    books: dict[str, Book] = {}
-    quotes: list[VenueQuote] = []
-    for name, adapter in world.adapters.items():
-        market = _spot(adapter, case.symbol)
-        if market is None:
-            continue
-        try:
-            view = await adapter.order_book(case.symbol, ORACLE_DEPTH)
-        except VenueError:
-            continue
-        books[name] = view.book
-        quotes.append(
-            VenueQuote(
-                name=name,
-                levels=view.book.taken_by(case.side),
-                inventory=held.get(name, ZERO),
-                taker_fee=market.taker_fee,
-                lot_step=market.lot_step,
-                min_qty=market.min_qty,
-                min_notional=market.min_notional,
-                tick=market.tick,
-            )
-        )
-    return DecisionBooks(books, quotes)
-
-
-@dataclass
-class Oracle:
-    """The best any strategy could do from the decision instant's books: a bound."""
-
-    name: str = "oracle"
-    decision: DecisionBooks | None = None
-
-    async def execute(self, world: SimulatedWorld, case: BenchCase) -> Execution:
-        start(world, case)
-        world.clock.pause()
-        self.decision = await read_decision_books(world, case)
-        quotes = self.decision.quotes
-        if not quotes:
-            return Execution(strategy=self.name, time_to_exit_s=ZERO)
-        plan = allocate(quotes, case.side, case.requested, None)
-        fills = tuple(
-            ExecFill(c.venue, c.quantity, c.expected_average, case.start_s) for c in plan.children
-        )
-        return Execution(
-            strategy=self.name,
-            fills=fills,
-            venues_used=frozenset(c.venue for c in plan.children),
         )
