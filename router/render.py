@@ -50,6 +50,7 @@ def render_close(result: dict[str, Any], console: Console | None = None) -> None
         ("hedged", result["hedged"]),
         ("residual", result["residual"]),
         ("avg price", _short(result["average_price"], 2)),
+        ("hedge price", _short(result.get("hedge_price"), 2)),
         ("arrival mid", _short(result["arrival_mid"], 2)),
         ("shortfall bps", _short(result["shortfall_bps"], 1)),
         ("seconds", _short(result["duration_s"], 0)),

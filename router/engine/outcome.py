@@ -32,11 +32,14 @@ class CloseResult:
     average_price: Decimal | None
     arrival_mid: Decimal | None
     shortfall_bps: Decimal | None
+    """Of everything exited: the spot fills at their prices, the hedge at its prices."""
     fees: Decimal
     duration_s: float
     attempts: int
     fills: int
     venues: dict[str, VenueBreakdown] = field(default_factory=dict)
+    hedge_price: Decimal | None = None
+    """Average price of the perpetual hedge's fills (``None`` without a hedge)."""
 
     def as_json(self) -> dict[str, Any]:
         def text(value: Decimal | None) -> str | None:
@@ -52,6 +55,7 @@ class CloseResult:
             "hedged": text(self.hedged),
             "residual": text(self.residual),
             "average_price": text(self.average_price),
+            "hedge_price": text(self.hedge_price),
             "arrival_mid": text(self.arrival_mid),
             "shortfall_bps": text(
                 self.shortfall_bps.quantize(Decimal("0.01"))
@@ -76,7 +80,8 @@ class CloseResult:
 def shortfall_bps(
     side: str, average: Decimal | None, arrival_mid: Decimal | None
 ) -> Decimal | None:
-    """Implementation shortfall of the executed part against the arrival mid, in bps."""
+    """Implementation shortfall of the exited part (at ``average``) against the arrival
+    mid, in bps."""
     if average is None or arrival_mid is None or arrival_mid == 0:
         return None
     signed = arrival_mid - average if side == "sell" else average - arrival_mid
@@ -88,12 +93,20 @@ async def summarize(
 ) -> CloseResult:
     close = await journal.get_close(close_id)
     assert close is not None
-    attempts = [a for a in await journal.attempts(close_id) if a.purpose in ("close", "net")]
+    every = await journal.attempts(close_id)
+    attempts = [a for a in every if a.purpose in ("close", "net")]
     close_ids = {a.client_order_id for a in attempts}
-    fills = [f for f in await journal.fills(close_id) if f.client_order_id in close_ids]
+    hedge_ids = {a.client_order_id for a in every if a.purpose == "hedge"}
+    all_fills = await journal.fills(close_id)
+    fills = [f for f in all_fills if f.client_order_id in close_ids]
+    hedge_fills = [f for f in all_fills if f.client_order_id in hedge_ids]
     gross = sum((f.quantity * f.price for f in fills), ZERO)
     filled = sum((f.quantity for f in fills), ZERO)
     average = gross / filled if filled else None
+    hedge_qty = sum((f.quantity for f in hedge_fills), ZERO)
+    hedge_gross = sum((f.quantity * f.price for f in hedge_fills), ZERO)
+    exited = filled + hedge_qty
+    exit_average = (gross + hedge_gross) / exited if exited else None
     venues: dict[str, VenueBreakdown] = {}
     for name in sorted({a.venue for a in attempts}):
         venue_fills = [f for f in fills if f.venue == name]
@@ -119,10 +132,11 @@ async def summarize(
         residual=residual,
         average_price=average,
         arrival_mid=arrival_mid,
-        shortfall_bps=shortfall_bps(close.side, average, arrival_mid),
+        shortfall_bps=shortfall_bps(close.side, exit_average, arrival_mid),
         fees=fees,
         duration_s=duration_s,
-        attempts=len(await journal.attempts(close_id)),
-        fills=len(await journal.fills(close_id)),
+        attempts=len(every),
+        fills=len(all_fills),
         venues=venues,
+        hedge_price=hedge_gross / hedge_qty if hedge_qty else None,
     )

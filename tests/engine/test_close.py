@@ -300,6 +300,16 @@ async def test_a_perp_worth_more_than_spot_is_hedged_at_once(
     attempts = await world.journal.attempts(result.close_id)
     assert max((a.tier for a in attempts if a.purpose == "close"), default=1) <= 1
     assert result.filled + result.hedged + result.residual == D(8)
+    # The hedge is an exit at its own price: the shortfall counts it.
+    assert result.hedge_price is not None
+    assert result.shortfall_bps is not None
+    assert result.arrival_mid is not None
+    spot = result.average_price or result.hedge_price
+    exit_average = (result.filled * spot + result.hedged * result.hedge_price) / (
+        result.filled + result.hedged
+    )
+    expected = (result.arrival_mid - exit_average) / result.arrival_mid * 10000
+    assert abs(result.shortfall_bps - expected) < D("0.0001")
 
 
 @pytest.mark.parametrize("scenario", [GUTTED_SPOT], ids=["gutted-spot"])
