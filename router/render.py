@@ -60,10 +60,14 @@ def render_close(result: dict[str, Any], console: Console | None = None) -> None
     table.add_row(*(str(value) for _, value in cells))
     out.print(table)
     venues = Table(title="per venue")
-    for column in ("venue", "filled", "average price", "orders"):
+    for column in ("venue", "filled", "average price", "hedged", "orders"):
         venues.add_column(column, justify="left" if column == "venue" else "right")
     for name, row in result["venues"].items():
         venues.add_row(
-            name, str(row["filled"]), _short(row["average_price"], 2), str(row["attempts"])
+            name,
+            str(row["filled"]),
+            _short(row["average_price"], 2),
+            str(row.get("hedged", "0")),
+            str(row["attempts"]),
         )
     out.print(venues)

@@ -17,6 +17,8 @@ class VenueBreakdown:
     filled: Decimal
     average_price: Decimal | None
     attempts: int
+    hedged: Decimal = ZERO
+    """Quantity shorted on the venue's perpetual for this close."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class CloseResult:
                     "filled": text(v.filled),
                     "average_price": text(v.average_price),
                     "attempts": v.attempts,
+                    "hedged": text(v.hedged),
                 }
                 for name, v in self.venues.items()
             },
@@ -108,12 +111,16 @@ async def summarize(
     exited = filled + hedge_qty
     exit_average = (gross + hedge_gross) / exited if exited else None
     venues: dict[str, VenueBreakdown] = {}
-    for name in sorted({a.venue for a in attempts}):
+    hedge_venues = {a.venue for a in every if a.purpose == "hedge"}
+    for name in sorted({a.venue for a in attempts} | hedge_venues):
         venue_fills = [f for f in fills if f.venue == name]
         qty = sum((f.quantity for f in venue_fills), ZERO)
         notional = sum((f.quantity * f.price for f in venue_fills), ZERO)
         venues[name] = VenueBreakdown(
-            qty, notional / qty if qty else None, sum(1 for a in attempts if a.venue == name)
+            qty,
+            notional / qty if qty else None,
+            sum(1 for a in every if a.venue == name and a.purpose in ("close", "net", "hedge")),
+            hedged=sum((f.quantity for f in hedge_fills if f.venue == name), ZERO),
         )
     fees = sum((f.fee for f in fills if f.fee_asset == "USDT"), ZERO)
     residual = (

@@ -379,6 +379,11 @@ class CloseRunner:
                     remaining -= netted
                     if remaining <= 0:
                         continue
+                await self.journal.record_books(
+                    close.id, progress.wave, [book_levels(s) for s in states]
+                )
+                # The spot books the choice is made on are journaled first: the audit
+                # shows why the rest was hedged.
                 if await self._hedge_now(
                     close.id, progress.wave, remaining, reference, rung, states
                 ):
@@ -387,9 +392,6 @@ class CloseRunner:
                         f"(by more than {policy.hedge_margin:%})"
                     )
                     return progress
-                await self.journal.record_books(
-                    close.id, progress.wave, [book_levels(s) for s in states]
-                )
                 pricing = schedule.pricing if batch < schedule.batches else "aggressive"
                 cap = progress.limit_price = self._cap(reference, rung, pricing, states)
                 target = remaining
