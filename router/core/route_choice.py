@@ -2,10 +2,11 @@
 
 The seed hedges only when spot cannot fill. In a crash spot often *can* fill, but only
 by walking a gutted book far below where the perpetual still trades (Black Thursday:
-spot bids near 3,000 while the perp bid 3,900). A short perp locks the price for the
-whole remainder, so when the perpetual's plan beats the spot plan at the current tier
-by more than a margin (basis, funding and the later unwind are not free), the router
-hedges the rest instead of climbing further into the spot book.
+spot bids near 3,000 while the perp bid 3,900). A short perp locks the price, so when
+the perpetual's plan pays more per unit than the spot plan at the current tier by more
+than a margin (basis, funding and the later unwind are not free), the router hedges
+instead of climbing further into the spot book; what the perpetual cannot take goes
+back to spot.
 """
 
 from __future__ import annotations
@@ -22,17 +23,17 @@ ONE = Decimal(1)
 def hedge_beats_spot(
     side: Side, quantity: Decimal, spot: Allocation, perp: Allocation, margin: Decimal
 ) -> bool:
-    """True when covering all of ``quantity`` on the perpetual (``perp``) is worth more
-    than the ``spot`` plan by more than ``margin`` (a fraction), net of fees.
+    """True when the perpetual's plan pays more per unit than the spot plan for the same
+    remainder (``quantity``) by more than ``margin`` (a fraction), net of fees.
 
-    The spot plan's unfilled part would be hedged anyway, so it is valued at the perp's
-    unit price; a perp plan that cannot cover all of ``quantity`` never wins.
+    The perpetual need not cover everything: what it cannot take goes back to spot. A
+    spot plan that fills nothing is no reason by itself (the next rung may fill), so it
+    never makes the perpetual win.
     """
-    if quantity <= 0 or perp.filled < quantity or perp.filled == 0:
+    if quantity <= 0 or perp.filled == 0 or spot.filled == 0:
         return False
-    unit = perp.net / perp.filled
-    spot_value = spot.net + (quantity - spot.filled) * unit
-    perp_value = unit * quantity
+    perp_unit = perp.net / perp.filled
+    spot_unit = spot.net / spot.filled
     if side is Side.SELL:
-        return perp_value * (ONE - margin) > spot_value
-    return perp_value * (ONE + margin) < spot_value
+        return perp_unit * (ONE - margin) > spot_unit
+    return perp_unit * (ONE + margin) < spot_unit

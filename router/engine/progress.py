@@ -80,6 +80,8 @@ class SpotTally:
     wave: int = 0
     why: str = ""
     cancelled: bool = False
+    hedge_chosen: bool = False
+    """The spot phase stopped because the perpetual paid more (not because spot ran dry)."""
     started: float = 0.0
     rung: int = 0
     limit_price: Decimal | None = None

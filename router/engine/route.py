@@ -8,14 +8,13 @@ from router.core.allocation import allocate
 from router.core.book import Side
 from router.core.route_choice import hedge_beats_spot
 from router.engine.hedge import HedgePlan, perp_states
-from router.engine.waves import VenueState, quote_for
+from router.engine.waves import VenueState, consolidated_touch, quote_for
 
 
 async def hedge_now(
     plan: HedgePlan,
     states: list[VenueState],
     remaining: Decimal,
-    reference: Decimal | None,
     cap: Decimal | None,
     margin: Decimal,
 ) -> bool:
@@ -23,15 +22,17 @@ async def hedge_now(
     ``cap`` (see :func:`router.core.route_choice.hedge_beats_spot`).
 
     The perpetual's books are read only when the spot plan would not sell everything,
-    or would sell it more than ``margin`` away from the reference: a spot book that
-    holds up costs no extra round trip.
+    or would sell it more than ``margin`` away from the spot mid (not the touch: in a
+    crash the best bid itself can sit far below where the perpetual trades): a spot book
+    that holds up costs no extra round trip.
     """
     side = plan.side
     spot = allocate([quote_for(s, side) for s in states], side, remaining, cap)
     average = spot.average_price
-    if spot.filled >= remaining and average is not None and reference is not None:
-        gap = reference - average if side is Side.SELL else average - reference
-        if gap <= reference * margin:
+    _, mid = consolidated_touch([s.view.book for s in states], side)
+    if spot.filled >= remaining and average is not None and mid is not None:
+        gap = mid - average if side is Side.SELL else average - mid
+        if gap <= mid * margin:
             return False
     perps = await perp_states(plan)
     if not perps:

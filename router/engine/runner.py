@@ -85,6 +85,8 @@ class CloseRunner:
     """Orders each venue refused outright in this close; after two it is not asked again."""
     on_progress: ProgressHook | None = None
     """Observer given a snapshot at the start, after every wave and at the outcome."""
+    hedge_choice: bool = True
+    """Whether a wave may stop spot for a better-paying perpetual (off once it fell short)."""
 
     @property
     def side(self) -> Side:
@@ -181,6 +183,16 @@ class CloseRunner:
         if remaining > 0 and request.allow_hedge and not progress.cancelled:
             self._report(close, progress, "hedge", hedged)
             hedged += await open_hedge(self._hedge_plan(close.id, progress.wave + 1), remaining)
+            left = quantity - progress.filled - progress.in_doubt - hedged
+            if progress.hedge_chosen and left > 0:
+                # The perpetual took less than its books promised: the rest goes back to
+                # spot, without the hedge choice this time.
+                self.hedge_choice = False
+                progress.hedge_chosen = False
+                states = await self._states(spot, self.side)
+                progress = await self._spot_waves(
+                    close, quantity - hedged, reference, deadline, states, progress, entry
+                )
         residual = quantity - progress.filled - hedged
         outcome, reason = self._outcome(
             quantity, progress.filled, hedged, progress.in_doubt, progress.why
@@ -279,12 +291,10 @@ class CloseRunner:
     ) -> bool:
         """Whether to stop selling spot and hedge the rest (see router.engine.route)."""
         margin = self.policy.hedge_margin
-        if margin is None or not self.request.allow_hedge:
+        if margin is None or not self.request.allow_hedge or not self.hedge_choice:
             return False
         cap = self._cap(reference, rung, "aggressive", states)
-        return await hedge_now(
-            self._hedge_plan(close_id, wave), states, remaining, reference, cap, margin
-        )
+        return await hedge_now(self._hedge_plan(close_id, wave), states, remaining, cap, margin)
 
     def _stall_reason(self, rung: int, filled: Decimal) -> str:
         tier = self._tier_name(rung)
@@ -391,6 +401,7 @@ class CloseRunner:
                         f"the perpetual pays more than spot at {self._tier_name(rung)} "
                         f"(by more than {policy.hedge_margin:%})"
                     )
+                    progress.hedge_chosen = True
                     return progress
                 pricing = schedule.pricing if batch < schedule.batches else "aggressive"
                 cap = progress.limit_price = self._cap(reference, rung, pricing, states)

@@ -36,14 +36,17 @@ def test_spot_near_the_perp_keeps_selling_spot() -> None:
     assert hedge_beats_spot(Side.SELL, D(6), spot, perp, D("0.001"))
 
 
-def test_a_perp_that_cannot_cover_everything_never_wins() -> None:
+def test_a_perp_covering_part_still_wins_per_unit() -> None:
+    """What the perpetual cannot take goes back to spot; the choice is per unit."""
     spot = _plan(Side.SELL, [("3000", "6")], "6")
     perp = _plan(Side.SELL, [("3900", "2")], "6")
-    assert not hedge_beats_spot(Side.SELL, D(6), spot, perp, D("0.005"))
+    assert hedge_beats_spot(Side.SELL, D(6), spot, perp, D("0.005"))
+    empty = _plan(Side.SELL, [], "6")
+    assert not hedge_beats_spot(Side.SELL, D(6), spot, empty, D("0.005"))
 
 
 def test_spot_filling_nothing_is_not_a_reason_by_itself() -> None:
-    """The unfilled spot part would be hedged anyway: equal value, no switch (escalate)."""
+    """Spot filling nothing at this rung: escalate first, the next rung may fill."""
     spot = _plan(Side.SELL, [], "6")
     perp = _plan(Side.SELL, [("3900", "20")], "6")
     assert not hedge_beats_spot(Side.SELL, D(6), spot, perp, D("0.005"))
