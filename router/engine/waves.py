@@ -9,6 +9,7 @@ answer is looked up by client order id before its quantity can be used again.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
@@ -55,13 +56,27 @@ class WaveResult:
     allocation: Allocation | None = None
 
 
+_STATUS = re.compile(r"(?<![\w.])(418|429|503)(?![\w.])")
+"""An HTTP status standing alone in an error message (not inside an id or a number)."""
+
+
 def failure_kind(result: PlaceResult | BaseException) -> FailureKind:
-    text = f"{getattr(result, 'error_class', '')} {result}".lower()
-    if "notavailable" in text or "503" in text or "maintenance" in text:
+    """What a failure says about the venue, for its circuit breaker.
+
+    Judged on the error class and the error message only, never on the rest of the
+    answer: a client order id such as ``…c1418…`` must not read as a 418.
+    """
+    if isinstance(result, BaseException):
+        error_class, message = type(result).__name__, str(result)
+    else:
+        error_class, message = result.error_class or "", result.error_message or ""
+    words = f"{error_class} {message}".lower()
+    codes = set(_STATUS.findall(message))
+    if "notavailable" in words or "maintenance" in words or "503" in codes:
         return "outage"
-    if "ddos" in text or "ratelimit" in text or "429" in text or "418" in text:
+    if "ddos" in words or "ratelimit" in words or codes & {"418", "429"}:
         return "rate_limit"
-    if "timeout" in text:
+    if "timeout" in words or "timed out" in words:
         return "timeout"
     return "error"
 

@@ -62,7 +62,10 @@ async def read_liquidity(state: ServiceState, symbol: str, query: dict[str, str]
     danger = fraction(query, "danger")
     volatility = fraction(query, "volatility")
     has_position = flag(query, "has_position")
-    spot = f"{asset}/{query.get('quote', 'USDT').upper()}"
+    quote = query.get("quote", "USDT").upper()
+    if not _ASSET.match(quote):
+        raise field_error("quote", "must be an asset code like USDT")
+    spot = f"{asset}/{quote}"
     names = [n for n, adapter in state.adapters.items() if lists(adapter, spot)]
     if not names:
         raise ApiError(404, "unknown symbol", field="symbol")

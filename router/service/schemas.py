@@ -46,14 +46,31 @@ def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a number")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise ValueError(f"duplicate key {json.dumps(key)[:60]}")
+        data[key] = value
+    return data
+
+
 def parse_body(raw: bytes, *, optional: bool = False) -> dict[str, Any]:
-    """A JSON object; numbers are read exactly, NaN and Infinity are refused."""
+    """A UTF-8 JSON object (RFC 8259); numbers are read exactly; NaN, Infinity, duplicate
+    keys and nesting deeper than the parser can follow are refused."""
     if not raw.strip():
         if optional:
             return {}
         raise ApiError(400, "request body must be a JSON object")
     try:
-        data = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+        data = json.loads(
+            raw.decode("utf-8"),
+            parse_float=Decimal,
+            parse_constant=_reject_constant,
+            object_pairs_hook=_unique_keys,
+        )
+    except RecursionError:
+        raise ApiError(400, "malformed JSON", detail="nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "malformed JSON", detail=str(exc)[:200]) from None
     if not isinstance(data, dict):

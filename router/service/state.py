@@ -76,12 +76,14 @@ class ServiceState:
         """The close id of ``key`` once the engine has journaled it (bounded wait)."""
         deadline = time.monotonic() + self.accept_timeout_s
         while True:
+            # done before the lookup: a close the task journaled is visible to it
+            finished = task.done()
             close = await self.journal.close_by_key(key)
             if close is not None:
                 if not task.done():
                     self.tasks[close.id] = task
                 return close.id
-            if task.done() or time.monotonic() >= deadline:
+            if finished or time.monotonic() >= deadline:
                 return None
             await asyncio.sleep(POLL_INTERVAL_S)
 

@@ -3,8 +3,8 @@
 Every Binance host name lands on the venue's single port; the request path (and, for
 websockets, the Host header) picks the API. Faults are decided per request from the
 venue's :class:`~router.sim.faults.FaultInjector` before the endpoint runs (outages,
-429 / 418, latency) or after it ran (timeout after accept, garbled answers), so an
-order hit by a "timeout" really is on the book.
+429 / 418, latency) or after it ran (timeout after accept, garbled or nonsense
+answers), so an order hit by a "timeout" really is on the book.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from aiohttp import web
 
 from router.sim import api_futures, api_spot, errors
 from router.sim.auth import Credentials, parse_params, verify_signed
+from router.sim.faults import nonsense
 from router.sim.routes import Call, Route
 from router.sim.scenario import FaultKind, FaultSpec
 from router.sim.stream import DepthHub
@@ -150,6 +151,8 @@ class VenueApp:
             return _error(errors.execution_unknown())
         if "garbled" in faults:
             return web.Response(status=200, text=GARBLED_BODY, content_type="application/json")
+        if "nonsense" in faults:
+            return _json(nonsense(result, faults["nonsense"].variant))
         return _json(result)
 
     async def _websocket(self, request: web.Request, host: str, path: str) -> web.StreamResponse:

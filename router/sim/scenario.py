@@ -237,7 +237,17 @@ FaultKind = Literal[
     "garbled",
     "partial_fill",
     "insufficient_balance",
+    "nonsense",
 ]
+NonsenseVariant = Literal[
+    "crossed_book",
+    "negative_price",
+    "string_numbers",
+    "null_numbers",
+    "missing_fields",
+    "other_client_id",
+]
+"""How a ``nonsense`` fault spoils a well-formed answer (see ``router.sim.faults.nonsense``)."""
 
 
 class FaultSpec(_Strict):
@@ -258,6 +268,7 @@ class FaultSpec(_Strict):
     latency_ms: NonNegativeDecimal = Decimal("0")
     fill_ratio: Annotated[Decimal, Field(ge=0, le=1)] = Decimal("0.3")
     mode: Literal["code_1007", "drop"] = "code_1007"
+    variant: NonsenseVariant = "crossed_book"
 
 
 class CloseSpec(_Strict):

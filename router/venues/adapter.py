@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
+import aiohttp
 import ccxt.async_support as ccxt
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
@@ -32,6 +33,7 @@ from router.venues.errors import (
     safe_message,
 )
 from router.venues.model import BookView, MarketInfo, MarketKind, Outcome, PlaceResult
+from router.venues.redact import redact_logs
 from router.venues.stream import BookStream
 
 log = logging.getLogger(__name__)
@@ -51,7 +53,8 @@ RATE_WINDOW_MS = 60_000.0
 
 def harden(client: Any, timeout_s: float) -> None:
     """Rate limiter on, no request retries inside ccxt, the venue's timeout, and the
-    last answer kept so that a body ccxt could not parse is noticed.
+    last answer kept so that a body ccxt could not parse is noticed; the client's keys
+    are kept out of ccxt's (DEBUG) request logs.
 
     The limiter is ccxt's rolling window (the exchange's per-minute budget,
     ``RATE_WINDOW_MS / rateLimit`` cost units) instead of its default leaky bucket,
@@ -69,6 +72,24 @@ def harden(client: Any, timeout_s: float) -> None:
     client.timeout = int(timeout_s * 1000)
     client.enableLastHttpResponse = True
     client.enableLastJsonResponse = True
+    redact_logs(client)
+
+
+def _unparsable(exc: Exception) -> Exception:
+    """An order call's exception outside ccxt's, ours and network errors (ccxt's parser
+    on a nonsense answer: ``int("n/a")``) as BadVenueData; the others as they are."""
+    known = (ccxt.BaseError, VenueError, aiohttp.ClientError, OSError, TimeoutError)
+    if isinstance(exc, known):
+        return exc
+    return BadVenueData(f"ccxt failed on the order or its answer: {type(exc).__name__}")
+
+
+def _check_sides(answer: Any, what: str) -> None:
+    """A book answer that names one side must name the other: ccxt reads a missing side
+    as an empty one, which in a crisis looks like liquidity gone."""
+    if isinstance(answer, dict) and ("bids" in answer) != ("asks" in answer):
+        missing = "asks" if "bids" in answer else "bids"
+        raise BadVenueData(f"{what}: the book answer has no {missing}")
 
 
 class VenueAdapter:
@@ -179,6 +200,7 @@ class VenueAdapter:
             "fetch_order_book", lambda: self._exchange.fetch_order_book(symbol, limit)
         )
         what = f"{self.name} {symbol}"
+        _check_sides(self._exchange.last_json_response, what)
         book = convert.book(raw.get("bids"), raw.get("asks"), what, depth)
         return BookView(self.name, symbol, book, self._clock(), "rest")
 
@@ -250,7 +272,7 @@ class VenueAdapter:
                 symbol, "market" if price is None else "limit", side, amount, price, params
             )
         except Exception as exc:
-            return answers.failed(exc, client_order_id, self._message(exc))
+            return answers.failed(_unparsable(exc), client_order_id, self._message(exc))
         result = answers.placed(order, client_order_id, side, self._clock())
         order_id = result.exchange_order_id
         if result.outcome is Outcome.ACKED and order_id and not answers.fills_complete(result):

@@ -37,11 +37,20 @@ def order_state(order: Mapping[str, Any]) -> OrderState | None:
     return _STATES.get(status) if isinstance(status, str) else None
 
 
+def _unsized(order: Mapping[str, Any], state: OrderState | None) -> bool:
+    """Whether a filled order does not say how much filled: ccxt reads a missing or null
+    quantity as 0, and an order cannot be FILLED with nothing filled."""
+    if state is not OrderState.FILLED:
+        return False
+    filled = optional_decimal(order.get("filled"), "filled")
+    return filled is None or filled <= 0
+
+
 def venue_order(
     order: Mapping[str, Any], client_order_id: str, *, check_client_id: bool = True
 ) -> VenueOrder:
     """A looked-up order. A cancel answer carries the cancel's own client id, hence
-    ``check_client_id``."""
+    ``check_client_id``. A (partly) filled order must say how much filled."""
     order_id = order.get("id")
     state = order_state(order)
     if order_id is None or state is None:
@@ -49,6 +58,8 @@ def venue_order(
             f"order {client_order_id}: answer without id or usable status "
             f"(id={order_id!r}, status={order.get('status')!r})"
         )
+    if _unsized(order, state):
+        raise BadVenueData(f"order {client_order_id}: FILLED without a filled quantity")
     answered = order.get("clientOrderId")
     if check_client_id and answered is not None and answered != client_order_id:
         raise BadVenueData(f"asked for order {client_order_id}, the venue answered {answered}")
@@ -102,14 +113,23 @@ def placed(order: Mapping[str, Any], client_order_id: str, side: str, now: datet
     """The result of a placement that returned ``order``.
 
     UNKNOWN when the answer lacks an id or a usable status (ccxt returns such an order
-    for a garbled body or HTTP 524/599), names another client order id, or carries
-    fills that do not convert.
+    for a garbled body or HTTP 524/599), names another client order id, says it filled
+    without saying how much, or carries fills that do not convert.
     """
     order_id = order.get("id")
     state = order_state(order)
     answered = order.get("clientOrderId")
     exchange_order_id = None if order_id is None else str(order_id)
-    if exchange_order_id is None or state is None or answered not in (None, client_order_id):
+    try:
+        unsized = _unsized(order, state)
+    except BadVenueData:
+        unsized = True
+    if (
+        exchange_order_id is None
+        or state is None
+        or unsized
+        or answered not in (None, client_order_id)
+    ):
         return PlaceResult(
             Outcome.UNKNOWN,
             client_order_id,
@@ -118,7 +138,8 @@ def placed(order: Mapping[str, Any], client_order_id: str, side: str, now: datet
             error_class=BadVenueData.__name__,
             error_message=(
                 f"the order answer is incomplete (id={order_id!r}, "
-                f"status={order.get('status')!r}, clientOrderId={answered!r})"
+                f"status={order.get('status')!r}, filled={order.get('filled')!r}, "
+                f"clientOrderId={answered!r})"
             ),
         )
     try:

@@ -45,7 +45,21 @@ async def test_oversized_body_is_413(api: Api) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [b"{", b"[1, 2]", b"", b'{"quantity": NaN}', b'{"quantity": Infinity}', b"\xff\xfe"],
+    [
+        b"{",
+        b"[1, 2]",
+        b"",
+        b'{"quantity": NaN}',
+        b'{"quantity": Infinity}',
+        b"\xff\xfe",
+        b"[" * 30000 + b"]" * 30000,
+        b'{"symbol": "BTC", "side": "sell", "quantity": "1", "idempotency_key": "a",'
+        b' "quantity": "2"}',
+        '{"symbol": "BTC", "side": "sell", "quantity": "1", "idempotency_key": "a"}'.encode(
+            "utf-16"
+        ),
+    ],
+    ids=["truncated", "array", "empty", "nan", "inf", "bom", "deep", "duplicate", "utf16"],
 )
 async def test_malformed_json_is_400(api: Api, raw: bytes) -> None:
     response = await api.post("/v1/closes", data=raw, headers={"Content-Type": "application/json"})
@@ -53,6 +67,7 @@ async def test_malformed_json_is_400(api: Api, raw: bytes) -> None:
     body = await response.json()
     assert "Traceback" not in str(body)
     assert api.orders_on_venues() == 0
+    assert not api.state.pending
 
 
 @pytest.mark.parametrize(

@@ -53,6 +53,8 @@ async def test_liquidity_votes_to_close_when_books_thin(api: Api) -> None:
         ("volatility=nan", "volatility"),
         ("has_position=maybe", "has_position"),
         ("side=long", "side"),
+        ("quote=USDT:USDT", "quote"),
+        ("quote=USDT%2FBTC", "quote"),
     ],
 )
 async def test_liquidity_rejects_bad_parameters(api: Api, query: str, field: str) -> None:

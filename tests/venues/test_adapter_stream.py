@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 import ccxt.async_support as ccxt
@@ -51,8 +51,11 @@ async def test_stream_then_rest_when_it_goes_quiet(
     assert streamed.book.best_bid is not None
 
     await pump.stop()
+    # Sell through the best bid into the next level, whatever the book holds now.
+    (_, top), (_, second) = venue.markets["spot"].book.bids.levels(2)
+    through = (top + second / 2).quantize(Decimal("0.00001"), rounding=ROUND_DOWN)
     swept = await alpha_ws.place_order(
-        SPOT, "sell", Decimal(4), client_order_id="sweep-1", limit_price=None
+        SPOT, "sell", through, client_order_id="sweep-1", limit_price=None
     )
     assert len(swept.fills) > 1
     cluster.step()
