@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from router import operator_commands
 from router.bench.cli import bench_app
+from router.chaos.cli import chaos_command
 from router.config import ConfigOption, load_policy
 from router.core.plan import plan
 from router.core.policy import PolicyError
@@ -420,6 +421,7 @@ def simulate_command(
 
 
 app.command("guard")(guard_command)
+app.command("chaos")(chaos_command)
 app.command("close")(operator_commands.close_command)
 app.command("status")(operator_commands.status_command)
 app.command("cancel")(operator_commands.cancel_command)

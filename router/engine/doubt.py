@@ -9,8 +9,12 @@ for the venue (up to its escape window) instead of ending with the doubt.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from decimal import Decimal
+
 from router.engine.progress import SpotTally
 from router.engine.waves import WaveContext
+from router.journal.records import AttemptView
 from router.journal.repository import Journal
 
 ZERO_PURPOSES = ("close",)
@@ -26,3 +30,31 @@ async def settle_doubts(journal: Journal, waves: WaveContext, tally: SpotTally) 
             continue
         tally.in_doubt -= attempt.quantity
         tally.add(attempt.venue, filled)
+
+
+async def hedged_before(
+    journal: Journal, attempts: Sequence[AttemptView]
+) -> tuple[Decimal, Decimal]:
+    """What earlier runs of a close already hedged, and what of it is still in doubt.
+
+    A router killed while hedging leaves hedge legs that recovery has reconciled but
+    no ``hedged_qty`` on the close (written only when it finishes) and hedge rows still
+    ``OPENING``: the rows are brought up to what the legs filled, and the total is
+    returned so the resumed close does not hedge the same quantity again.
+    """
+    legs = [a for a in attempts if a.purpose == "hedge"]
+    if not legs:
+        return Decimal(0), Decimal(0)
+    doubt = sum((a.quantity for a in legs if a.state.in_doubt), Decimal(0))
+    by_row: dict[int, Decimal] = {}
+    for leg in legs:
+        if leg.hedge_id is not None:
+            by_row[leg.hedge_id] = by_row.get(leg.hedge_id, Decimal(0)) + leg.filled_qty
+    rows = {row["id"]: row for row in await journal.hedges()}
+    for hedge_id, filled in by_row.items():
+        row = rows.get(hedge_id)
+        if row is not None and row["state"] == "OPENING":
+            await journal.update_hedge(
+                hedge_id, quantity=filled, state="OPEN" if filled > 0 else "CLOSED"
+            )
+    return sum((a.filled_qty for a in legs), Decimal(0)), doubt

@@ -21,7 +21,7 @@ from router.core.book import Side
 from router.core.liquidity import escape_window
 from router.core.policy import Policy
 from router.engine.crossing import INTERNAL, record_netting
-from router.engine.doubt import settle_doubts
+from router.engine.doubt import hedged_before, settle_doubts
 from router.engine.hedge import HedgePlan, open_hedge
 from router.engine.netting import NettingDesk, NettingEntry
 from router.engine.outcome import CloseResult, summarize
@@ -173,17 +173,22 @@ class CloseRunner:
             quantity = close.requested_qty
         await self.journal.update_close(close.id, state="RUNNING")
         deadline = self._deadline(started)
-        progress = SpotTally.from_attempts(await self.journal.attempts(close.id), started)
+        attempts = await self.journal.attempts(close.id)
+        progress = SpotTally.from_attempts(attempts, started)
+        # A close resumed after a crash may already hold hedge legs: never hedge twice.
+        prior, hedge_doubt = await hedged_before(self.journal, attempts)
+        prior = max(prior, close.hedged_qty)
+        spot_quantity = quantity - prior - hedge_doubt
         entry.close_id = close.id
         progress = await self._spot_waves(
-            close, quantity, reference, deadline, states, progress, entry
+            close, spot_quantity, reference, deadline, states, progress, entry
         )
-        remaining = quantity - progress.filled - progress.in_doubt - close.hedged_qty
-        hedged = close.hedged_qty
+        remaining = spot_quantity - progress.filled - progress.in_doubt
+        hedged = prior
         if remaining > 0 and request.allow_hedge and not progress.cancelled:
             self._report(close, progress, "hedge", hedged)
             hedged += await open_hedge(self._hedge_plan(close.id, progress.wave + 1), remaining)
-            left = quantity - progress.filled - progress.in_doubt - hedged
+            left = spot_quantity - progress.filled - progress.in_doubt - (hedged - prior)
             if progress.hedge_chosen and left > 0:
                 # The perpetual took less than its books promised: the rest goes back to
                 # spot, without the hedge choice this time.
@@ -191,8 +196,15 @@ class CloseRunner:
                 progress.hedge_chosen = False
                 states = await self._states(spot, self.side)
                 progress = await self._spot_waves(
-                    close, quantity - hedged, reference, deadline, states, progress, entry
+                    close,
+                    spot_quantity - (hedged - prior),
+                    reference,
+                    deadline,
+                    states,
+                    progress,
+                    entry,
                 )
+        progress.in_doubt += hedge_doubt
         residual = quantity - progress.filled - hedged
         outcome, reason = self._outcome(
             quantity, progress.filled, hedged, progress.in_doubt, progress.why

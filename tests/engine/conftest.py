@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
+from router.chaos.invariants import check_world
 from router.core.policy import Policy
 from router.engine.engine import Engine
 from router.engine.request import CloseRequest
 from router.engine.runner import Pacing
-from router.journal.models import Close
 from router.journal.repository import Journal
 from router.sim.clock import ManualClock
 from router.sim.connect import binance_client, close_client
@@ -151,40 +150,7 @@ async def world(scenario: Scenario, tmp_path: Path) -> AsyncIterator[World]:
 
 
 async def check_invariants(world: World) -> None:
-    """The journal and every venue's own ledger agree (DESIGN.md invariants 1-3)."""
-    attempts: dict[str, Any] = {}
-    fills: set[tuple[str, str, str]] = set()
-    for close in await _all_closes(world.journal):
-        for attempt in await world.journal.attempts(close):
-            attempts[attempt.client_order_id] = attempt
-        for fill in await world.journal.fills(close):
-            if fill.venue == "internal":
-                continue
-            key = (fill.venue, fill.market, fill.trade_id)
-            assert key not in fills, f"fill journaled twice: {key}"
-            fills.add(key)
-    for name in world.adapters:
-        venue = world.venue(name)
-        placed: dict[str, int] = {}
-        for kind, orders in venue.orders.items():
-            for order in orders.values():
-                attempt = attempts.get(order.client_order_id)
-                assert attempt is not None, f"{name} has an order the journal does not know"
-                assert attempt.intent_at.timestamp() * 1000 <= order.time_ms + 1, (
-                    "order reached the venue before its intent was journaled"
-                )
-                placed[order.client_order_id] = placed.get(order.client_order_id, 0) + 1
-                assert kind == attempt.market
-        assert all(count == 1 for count in placed.values()), f"{name}: a client id placed twice"
-        for trade in venue.trades:
-            assert (name, trade.market, str(trade.id)) in fills, f"{name} trade not journaled"
-        sold = sum((t.qty for t in venue.trades if t.market == "spot" and t.side == "SELL"), D(0))
-        assert sold <= world.initial[name].get("BTC", D(0)), f"{name} sold more than it held"
-        assert venue.spot.get("BTC").free >= 0
-    venue_trades = sum(len(world.venue(n).trades) for n in world.adapters)
-    assert venue_trades == len(fills)
-
-
-async def _all_closes(journal: Journal) -> list[str]:
-    async with journal.engine.connect() as conn:
-        return [row[0] for row in await conn.execute(select(Close.id))]
+    """The journal and every venue's own ledger agree (router.chaos.invariants)."""
+    venues = {name: world.venue(name) for name in world.adapters}
+    violations = await check_world(world.journal, venues, world.initial)
+    assert violations == [], "\n".join(str(v) for v in violations)

@@ -1,0 +1,1 @@
+"""Chaos testing: fault storms and crash-restarts checked against the venues' ledgers."""

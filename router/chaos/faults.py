@@ -1,0 +1,118 @@
+"""Random crisis stages, fault mixes and close requests, drawn from one seeded ``Random``."""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+from typing import Any
+
+from router.sim.scenario import FaultKind, FaultSpec
+
+FAULT_KINDS: tuple[FaultKind, ...] = (
+    "outage",
+    "rate_limit",
+    "ip_ban",
+    "latency",
+    "timeout_after_accept",
+    "garbled",
+    "partial_fill",
+    "insufficient_balance",
+)
+ORDER_ENDPOINTS = ("POST /api/v3/order", "POST /fapi/v1/order")
+READ_ENDPOINTS = (
+    "GET /api/v3/depth",
+    "GET /api/v3/account",
+    "GET /api/v3/order",
+    "GET /api/v3/myTrades",
+    "GET /fapi/v1/depth",
+    "GET /fapi/v2/account",
+    "GET /fapi/v1/order",
+)
+ANY_ENDPOINTS = ("*", "* /api/v3/*", "* /fapi/*", *ORDER_ENDPOINTS, *READ_ENDPOINTS)
+ENDPOINTS: dict[FaultKind, tuple[str, ...]] = {
+    "outage": ANY_ENDPOINTS,
+    "rate_limit": ANY_ENDPOINTS,
+    "ip_ban": ANY_ENDPOINTS,
+    "latency": ANY_ENDPOINTS,
+    "timeout_after_accept": ORDER_ENDPOINTS,
+    "garbled": ("*", *ORDER_ENDPOINTS, *READ_ENDPOINTS),
+    "partial_fill": ORDER_ENDPOINTS,
+    "insufficient_balance": ORDER_ENDPOINTS,
+}
+ADAPTER_TIMEOUT_S = 2.0
+"""The adapters' request timeout in storms: latency spikes beyond it become timeouts."""
+
+
+def _dec(value: float, places: str = "0.01") -> Decimal:
+    return Decimal(repr(value)).quantize(Decimal(places))
+
+
+def crisis_stages(rng: random.Random) -> list[dict[str, Any]]:
+    """One to three stages going from panic towards exhaustion or collapse."""
+    stages: list[dict[str, Any]] = []
+    at = 0.0
+    depth = rng.uniform(0.2, 1.2)
+    spread = rng.uniform(2, 30)
+    for index in range(rng.randint(1, 3)):
+        stages.append(
+            {
+                "at_s": str(_dec(at, "1")),
+                "label": ("panic", "exhaustion", "collapse")[index],
+                "depth": str(_dec(depth, "0.001")),
+                "spread_bps": str(_dec(spread, "0.1")),
+                "book_stretch": str(_dec(rng.uniform(1, 80), "0.1")),
+                "sell_flow": str(_dec(rng.uniform(0, 0.6), "0.001")),
+                "buy_flow": str(_dec(rng.uniform(0, 0.2), "0.001")),
+                "futures_depth": str(_dec(rng.uniform(0.3, 1.0), "0.001")),
+            }
+        )
+        at += rng.uniform(5, 60)
+        depth *= rng.uniform(0.02, 0.6)
+        spread *= rng.uniform(1.5, 8)
+    return stages
+
+
+def random_fault(rng: random.Random, kind: FaultKind | None = None) -> FaultSpec:
+    """One fault with a random endpoint, window, probability and count."""
+    chosen: FaultKind = kind if kind is not None else rng.choice(FAULT_KINDS)
+    start = rng.choice((0.0, rng.uniform(0, 5), rng.uniform(0, 30)))
+    end = None if rng.random() < 0.3 else start + rng.uniform(1, 60)
+    fields: dict[str, Any] = {
+        "kind": chosen,
+        "endpoint": rng.choice(ENDPOINTS[chosen]),
+        "start_s": _dec(start),
+        "end_s": None if end is None else _dec(end),
+        "probability": rng.choice((Decimal(1), Decimal("0.5"), Decimal("0.2"), _dec(rng.random()))),
+        "count": None if rng.random() < 0.4 else rng.randint(1, 6),
+        "retry_after_s": rng.randint(0, 5),
+        "fill_ratio": _dec(rng.random()),
+        "mode": rng.choice(("code_1007", "drop")),
+    }
+    if chosen == "latency":
+        spike = rng.random() < 0.15
+        fields["latency_ms"] = _dec(rng.uniform(2100, 2600) if spike else rng.uniform(20, 600), "1")
+        fields["count"] = rng.randint(1, 3) if spike else fields["count"] or 20
+    return FaultSpec(**fields)
+
+
+def random_faults(rng: random.Random, venues: list[str]) -> dict[str, list[FaultSpec]]:
+    """Zero to five faults for each venue."""
+    return {name: [random_fault(rng) for _ in range(rng.randint(0, 5))] for name in venues}
+
+
+def random_request_fields(rng: random.Random) -> dict[str, Any]:
+    """Quantity, urgency, stop tier, hedging and deadline of a sell close."""
+    quantity: Any = "all" if rng.random() < 0.15 else str(_dec(rng.uniform(0.05, 13), "0.001"))
+    fields: dict[str, Any] = {
+        "symbol": "BTC",
+        "side": "sell",
+        "quantity": quantity,
+        "urgency": str(_dec(rng.random())),
+        "danger": str(_dec(rng.random())),
+        "allow_hedge": rng.random() < 0.7,
+    }
+    if rng.random() < 0.8:
+        fields["unrealized_pnl"] = str(_dec(rng.uniform(-0.5, 0.1), "0.001"))
+    if rng.random() < 0.3:
+        fields["deadline_s"] = str(_dec(rng.uniform(5, 600), "1"))
+    return fields
