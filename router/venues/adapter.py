@@ -279,8 +279,16 @@ class VenueAdapter:
             try:
                 fills = await self.trades_for_order(self.name, info.kind, symbol, order_id)
             except LookupFailed as exc:
+                # The order executed but its trades could not be read: answered as in
+                # doubt, so the engine looks it up (order and trades) until it is known,
+                # rather than journaling a fill-less FILLED attempt nothing revisits.
                 log.warning("%s: fills of %s not read yet: %s", self.name, client_order_id, exc)
-                fills = ()
+                return replace(
+                    result,
+                    outcome=Outcome.UNKNOWN,
+                    error_class="FillsUnread",
+                    error_message=f"{self.name}: executed, trades not read yet: {exc}"[:500],
+                )
             result = replace(result, fills=tuple(fills))
         return result
 

@@ -17,8 +17,9 @@ to read them (``GET /fapi/v1/userTrades``) got a garbled body; the attempt was j
 ``FILLED`` with its quantity but without fills, and as a final attempt it is never
 looked at again — those executions are journaled nowhere (``fills``). The fix belongs in
 ``router/venues/adapter.py`` (read the trades again with backoff) or the engine (keep
-such an attempt open for reconciliation); the seeds replay it deterministically. Still
-open: a strict xfail, which fails as soon as a fix makes it pass.
+such an attempt open for reconciliation); the seeds replay it deterministically. Fixed:
+an executed order whose trades cannot be read is answered as in doubt, and the engine
+looks it up (order and trades) until it is known.
 
 ``router chaos --runs 250 --seed 1000`` found storm seed 1122: a spot order timed out
 after the venue accepted it (``-1007``), its lookups failed (outage, garbled bodies),
@@ -100,7 +101,6 @@ async def test_a_router_killed_while_hedging_does_not_hedge_twice_on_restart(
         assert violations == [], "\n".join(str(v) for v in violations)
 
 
-@pytest.mark.xfail(strict=True, reason="hedge fills the adapter could not read are never journaled")
 @pytest.mark.parametrize("seed", [388, 932])
 async def test_storm_seed_journals_every_hedge_fill(seed: int, tmp_path: Path) -> None:
     report = await run_storm(seed, tmp_path)
