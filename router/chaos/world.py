@@ -9,6 +9,7 @@ the real network timings of loopback TLS).
 from __future__ import annotations
 
 import asyncio
+import copy
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,40 +30,43 @@ from router.venues.adapter import VenueAdapter
 from router.venues.errors import VenueError
 from router.venues.health import CircuitBreaker
 
+THREE_VENUES: tuple[dict[str, Any], ...] = (
+    {
+        "name": "alpha",
+        "depth_scale": "2",
+        "balances": {"BTC": "6", "USDT": "500000"},
+        "spot": {"taker_fee": "0.001"},
+        "futures_wallet": "200000",
+    },
+    {
+        "name": "bravo",
+        "depth_scale": "1.2",
+        "balances": {"BTC": "4", "USDT": "500000"},
+        "spot": {
+            "taker_fee": "0.0008",
+            "tick_size": "0.1",
+            "step_size": "0.0001",
+            "min_qty": "0.0001",
+        },
+        "futures_wallet": "200000",
+    },
+    {
+        "name": "charlie",
+        "depth_scale": "0.8",
+        "balances": {"BTC": "3", "USDT": "500000"},
+        "spot": {"taker_fee": "0.0012", "step_size": "0.001", "min_qty": "0.001"},
+        "futures": False,
+    },
+)
+"""alpha, bravo and charlie: unequal depth, fees and filters; charlie has no perp market."""
+
 
 def three_venues(stages: list[dict[str, Any]], *, name: str = "chaos") -> Scenario:
     """Three venues of unequal depth, fees and filters; charlie has no perp market."""
     raw: dict[str, Any] = {
         "name": name,
         "stages": stages,
-        "venues": [
-            {
-                "name": "alpha",
-                "depth_scale": "2",
-                "balances": {"BTC": "6", "USDT": "500000"},
-                "spot": {"taker_fee": "0.001"},
-                "futures_wallet": "200000",
-            },
-            {
-                "name": "bravo",
-                "depth_scale": "1.2",
-                "balances": {"BTC": "4", "USDT": "500000"},
-                "spot": {
-                    "taker_fee": "0.0008",
-                    "tick_size": "0.1",
-                    "step_size": "0.0001",
-                    "min_qty": "0.0001",
-                },
-                "futures_wallet": "200000",
-            },
-            {
-                "name": "charlie",
-                "depth_scale": "0.8",
-                "balances": {"BTC": "3", "USDT": "500000"},
-                "spot": {"taker_fee": "0.0012", "step_size": "0.001", "min_qty": "0.001"},
-                "futures": False,
-            },
-        ],
+        "venues": copy.deepcopy(list(THREE_VENUES)),
     }
     return parse_scenario(raw)
 

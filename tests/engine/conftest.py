@@ -8,6 +8,7 @@ crisis runs in well under a second, deterministically.
 from __future__ import annotations
 
 import asyncio
+import copy
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from router.chaos.invariants import check_world
+from router.chaos.world import THREE_VENUES
 from router.core.policy import Policy
 from router.engine.engine import Engine
 from router.engine.request import CloseRequest
@@ -37,34 +39,7 @@ def three_venues(**overrides: Any) -> Scenario:
     raw: dict[str, Any] = {
         "name": "engine",
         "stages": [{"at_s": 0, "depth": 1, "spread_bps": 2}],
-        "venues": [
-            {
-                "name": "alpha",
-                "depth_scale": "2",
-                "balances": {"BTC": "6", "USDT": "500000"},
-                "spot": {"taker_fee": "0.001"},
-                "futures_wallet": "200000",
-            },
-            {
-                "name": "bravo",
-                "depth_scale": "1.2",
-                "balances": {"BTC": "4", "USDT": "500000"},
-                "spot": {
-                    "taker_fee": "0.0008",
-                    "tick_size": "0.1",
-                    "step_size": "0.0001",
-                    "min_qty": "0.0001",
-                },
-                "futures_wallet": "200000",
-            },
-            {
-                "name": "charlie",
-                "depth_scale": "0.8",
-                "balances": {"BTC": "3", "USDT": "500000"},
-                "spot": {"taker_fee": "0.0012", "step_size": "0.001", "min_qty": "0.001"},
-                "futures": False,
-            },
-        ],
+        "venues": copy.deepcopy(list(THREE_VENUES)),
     }
     raw.update(overrides)
     return parse_scenario(raw)
