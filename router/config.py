@@ -50,6 +50,10 @@ class ServiceConfig(_Strict):
     host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
     max_body_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 64 * 1024
+    keeper_every_s: Annotated[float, Field(ge=0.1, le=3600)] = 5.0
+    """How often the keeper looks for closes to take over and orders left in doubt."""
+    lease_s: Annotated[float, Field(ge=3, le=3600)] = 30.0
+    """How long a close stays this router's without renewal (renewed every third)."""
 
 
 class RouterConfig(_Strict):

@@ -3,8 +3,11 @@
 Run ``i`` of a chaos session with seed ``S`` draws everything from ``Random(S + i)``:
 the crisis stages, the faults of each venue (kind, endpoint, window, probability,
 count) and the close request. The close runs in process against a manual clock; any
-exception escaping the engine is an ``unhandled`` violation; then the journal is
-checked against the venues' ledgers (:mod:`router.chaos.invariants`).
+exception escaping the engine is an ``unhandled`` violation. Then the storm passes, and
+the router does what its keeper does every few seconds in a running service: it looks
+up the orders the close left in doubt and restates the close
+(``Engine.settle_finished``). Finally the journal is checked against the venues'
+ledgers (:mod:`router.chaos.invariants`).
 """
 
 from __future__ import annotations
@@ -61,6 +64,10 @@ async def run_storm(seed: int, workdir: Path) -> RunReport:
             report.violations.append(Violation(UNHANDLED, _describe(exc)))
         for venue in world.venues().values():
             venue.faults.clear()
+        try:
+            await world.engine.settle_finished()
+        except Exception as exc:
+            report.violations.append(Violation(UNHANDLED, _describe(exc)))
         report.violations += await world.violations()
         report.injected = world.injected()
     report.seconds = time.monotonic() - started

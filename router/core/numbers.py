@@ -52,3 +52,9 @@ def lots(value: Decimal, step: Decimal) -> int:
 
 def ceil_lots(value: Decimal, step: Decimal) -> int:
     return int((value / step).to_integral_value(rounding=ROUND_CEILING))
+
+
+def plain(value: Decimal) -> str:
+    """``value`` as people write it: no exponent, no trailing zeros (``0E-18`` -> ``0``)."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text

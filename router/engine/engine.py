@@ -10,7 +10,7 @@ process can claim, and the engine resumes what remains of each.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -23,13 +23,16 @@ from router.engine.progress import ProgressHook
 from router.engine.request import CloseRequest
 from router.engine.runner import CloseRunner, Pacing
 from router.engine.waves import VenueState, WaveContext
+from router.journal.records import CloseView
 from router.journal.recovery import (
     LookupFailed,
     RecoveryReport,
+    SettledClose,
     VenueLookup,
     VenueOrder,
     VenueTrade,
     recover,
+    settle_finished,
 )
 from router.journal.repository import Journal
 
@@ -109,18 +112,34 @@ class Engine:
         )
         return await runner.run()
 
-    async def recover(self) -> RecoveryReport:
+    async def recover(self, busy: Callable[[CloseView], bool] | None = None) -> RecoveryReport:
         lookup: VenueLookup = _RoutingLookup(self.venues)
-        return await recover(self.journal, lookup)
+        return await recover(self.journal, lookup, lease=self.pacing.lease, busy=busy)
+
+    async def settle_finished(self) -> list[SettledClose]:
+        """Look up the orders finished closes left in doubt; restate those closes."""
+        return await settle_finished(self.journal, _RoutingLookup(self.venues))
+
+    async def reconcile(
+        self, busy: Callable[[CloseView], bool] | None = None
+    ) -> list[CloseRequest]:
+        """One pass of the keeper: settle what finished closes left in doubt, then claim
+        and reconcile every unfinished close nobody holds (a crashed run of this router,
+        or another router whose lease expired); return the requests ready to resume."""
+        await self.settle_finished()
+        report = await self.recover(busy)
+        return [
+            CloseRequest.model_validate(recovered.close.request)
+            for recovered in report.closes
+            if recovered.resumable
+        ]
 
     async def resume(self) -> list[CloseResult]:
-        """Recover, then finish every close recovery could reconcile (in place)."""
-        report = await self.recover()
-        results = []
-        for recovered in report.closes:
-            if recovered.resumable:
-                request = CloseRequest.model_validate(recovered.close.request)
-                results.append(await self.close(request))
+        """Recover, finish every close recovery could reconcile (in place), then settle
+        what those closes left in doubt."""
+        results = [await self.close(request) for request in await self.reconcile()]
+        if results:
+            await self.settle_finished()
         return results
 
     async def unwind(self, hedge_id: int, quantity: Decimal | None = None) -> Decimal:

@@ -11,6 +11,8 @@ HEDGED or STRANDED, with the residual named.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -53,8 +55,13 @@ STALL_WAVES = 3
 MAX_REFUSALS = 2
 TRICKLE = Decimal("0.05")
 """On the top rung, waves filling less than this share of their target are stalls."""
-LEASE = timedelta(seconds=30)
-"""Waves on the top rung that fill nothing before the spot route is declared exhausted."""
+log = logging.getLogger(__name__)
+
+
+class LeaseLost(RuntimeError):
+    """Another router took this close over (this one stopped renewing its lease in time,
+    e.g. it was paused or cut off from the journal). This process stops sending; the
+    other one finishes the close: follow it there, nothing needs doing here."""
 
 
 @dataclass
@@ -66,6 +73,11 @@ class Pacing:
     retry_after_empty_s: float = 0.25
     doubt_recheck_s: float = 5.0
     """How long a close whose only remainder is in doubt waits before looking again."""
+    lease: timedelta = timedelta(seconds=30)
+    """How long a close stays this router's after its last renewal (journal time); a
+    second router sharing the journal takes it over only once the lease has expired."""
+    lease_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    """Waits between lease renewals (a third of the lease): wall time, like the lease."""
 
 
 @dataclass
@@ -87,6 +99,8 @@ class CloseRunner:
     """Observer given a snapshot at the start, after every wave and at the outcome."""
     hedge_choice: bool = True
     """Whether a wave may stop spot for a better-paying perpetual (off once it fell short)."""
+    lease_lost: bool = False
+    """Set once another router holds this close: nothing more is sent from here."""
 
     @property
     def side(self) -> Side:
@@ -163,14 +177,55 @@ class CloseRunner:
                 quantity=quantity,
                 request=request.model_dump(mode="json"),
                 reference_price=reference,
+                lease=self.pacing.lease,
             )
         )
         if not created:
-            if close.outcome is not None or not await self.journal.claim(close.id, LEASE):
+            if close.outcome is not None or not await self.journal.claim(
+                close.id, self.pacing.lease
+            ):
                 return await summarize(
                     self.journal, close.id, arrival_mid, self.pacing.monotonic() - started
                 )
             quantity = close.requested_qty
+        keeper = asyncio.create_task(self._keep_lease(close.id), name=f"lease {close.id}")
+        try:
+            return await self._owned(
+                close, entry, quantity, states, reference, arrival_mid, started
+            )
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+
+    async def _keep_lease(self, close_id: str) -> None:
+        """Renew the close's lease until cancelled; note it if another router took over."""
+        while not self.lease_lost:
+            await self.pacing.lease_sleep(self.pacing.lease.total_seconds() / 3)
+            try:
+                self.lease_lost = not await self.journal.claim(close_id, self.pacing.lease)
+            except Exception as exc:
+                log.warning("could not renew the lease of %s: %s", close_id, exc)
+
+    async def _hold(self, close_id: str) -> None:
+        """Renew the lease before acting on the close; stop if another router holds it."""
+        if not self.lease_lost:
+            self.lease_lost = not await self.journal.claim(close_id, self.pacing.lease)
+        if self.lease_lost:
+            raise LeaseLost(f"another router took close {close_id} over")
+
+    async def _owned(
+        self,
+        close: CloseView,
+        entry: NettingEntry,
+        quantity: Decimal,
+        states: list[VenueState],
+        reference: Decimal | None,
+        arrival_mid: Decimal | None,
+        started: float,
+    ) -> CloseResult:
+        request = self.request
+        spot = request.spot_symbol
         await self.journal.update_close(close.id, state="RUNNING")
         deadline = self._deadline(started)
         attempts = await self.journal.attempts(close.id)
@@ -185,6 +240,7 @@ class CloseRunner:
         )
         remaining = spot_quantity - progress.filled - progress.in_doubt
         hedged = prior
+        await self._hold(close.id)
         if remaining > 0 and request.allow_hedge and not progress.cancelled:
             self._report(close, progress, "hedge", hedged)
             hedged += await open_hedge(self._hedge_plan(close.id, progress.wave + 1), remaining)
@@ -209,6 +265,7 @@ class CloseRunner:
         outcome, reason = self._outcome(
             quantity, progress.filled, hedged, progress.in_doubt, progress.why
         )
+        await self._hold(close.id)
         await self.journal.finish_close(
             close.id,
             outcome,
@@ -371,7 +428,7 @@ class CloseRunner:
             if deadline is not None and self.pacing.monotonic() >= deadline:
                 progress.why = "the escape window closed before spot could be sold"
                 return progress
-            await self.journal.claim(close.id, LEASE)
+            await self._hold(close.id)
             async with self.symbol_lock:
                 if not first:
                     states = await self._states(self.request.spot_symbol, self.side)

@@ -5,22 +5,30 @@ final (PENDING_SEND, SENT, UNKNOWN, and resting OPEN / PARTIALLY_FILLED ones) is
 looked up on its venue by client order id; missing fills are read from the venue's
 trade history and inserted (once), states are corrected, and the close is either
 ready to resume or handed to the operator with a reason when a venue cannot answer.
+
+A close may also *finish* with an order still in doubt (its venue could not be reached
+before the close's window ended): :func:`settle_finished` looks such orders up again
+later, journals their fills, and restates the close's filled, hedged and residual
+quantities and its outcome.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
+from router.core.numbers import plain
 from router.core.orders import OrderState
 from router.journal.records import AttemptView, CloseView, FillRecord
 from router.journal.repository import Journal, OutcomeUpdate
 
 ZERO = Decimal(0)
 DEFAULT_LEASE = timedelta(seconds=30)
+RESTATED = "restated"
+AT_THE_CLOSE = "at the close: "
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,13 +181,138 @@ async def recover_close(journal: Journal, lookup: VenueLookup, close: CloseView)
 
 
 async def recover(
-    journal: Journal, lookup: VenueLookup, *, lease: timedelta = DEFAULT_LEASE
+    journal: Journal,
+    lookup: VenueLookup,
+    *,
+    lease: timedelta = DEFAULT_LEASE,
+    busy: Callable[[CloseView], bool] | None = None,
 ) -> RecoveryReport:
-    """Claim and reconcile every unfinished close nobody else holds."""
+    """Claim and reconcile every unfinished close nobody else holds.
+
+    ``busy`` names closes this process is running right now (they are its own, so
+    claimable, but must not be recovered under their running close).
+    """
     report = RecoveryReport()
     for close in await journal.unfinished_closes():
+        if busy is not None and busy(close):
+            continue
         if not await journal.claim(close.id, lease):
             report.skipped.append(close.id)
             continue
         report.closes.append(await recover_close(journal, lookup, close))
     return report
+
+
+@dataclass
+class SettledClose:
+    """A finished close whose in-doubt orders were looked up again."""
+
+    close_id: str
+    settled: list[str] = field(default_factory=list)
+    unresolved: list[str] = field(default_factory=list)
+    outcome: str | None = None
+    """The (possibly restated) outcome once everything settled could be counted."""
+
+
+def _restated(
+    close: CloseView, filled: Decimal, hedged: Decimal, doubt: Decimal
+) -> tuple[str, str]:
+    residual = close.requested_qty - filled - hedged
+    if residual <= 0:
+        outcome = "FLAT" if hedged == 0 else "HEDGED"
+    elif close.outcome == "HEDGED" and doubt == 0:
+        outcome = "HEDGED"
+    else:
+        outcome = "STRANDED"
+    reason = (
+        f"{RESTATED} once the orders it left in doubt were known: filled {plain(filled)}, "
+        f"hedged {plain(hedged)}, residual {plain(residual)}"
+    )
+    if doubt > 0:
+        reason += f", {plain(doubt)} still in doubt"
+    original = close.outcome_reason or ""
+    if original.startswith(RESTATED):
+        original = original.split(AT_THE_CLOSE, 1)[-1].removesuffix(")")
+    return outcome, f"{reason} ({AT_THE_CLOSE}{original})"
+
+
+async def settle_finished(journal: Journal, lookup: VenueLookup) -> list[SettledClose]:
+    """Look up the orders finished closes left in doubt; restate those closes.
+
+    Idempotent, so two routers sharing a journal may both run it: fills are inserted
+    once and the restated figures are computed from the attempts alone.
+    """
+    by_close: dict[str, list[AttemptView]] = {}
+    for attempt in await journal.in_flight_of_finished():
+        by_close.setdefault(attempt.close_id, []).append(attempt)
+    settled: list[SettledClose] = []
+    for close_id, doubtful in by_close.items():
+        close = await journal.get_close(close_id)
+        if close is None:
+            continue
+        result = SettledClose(close_id, outcome=close.outcome)
+        for attempt in doubtful:
+            try:
+                await reconcile_attempt(journal, lookup, attempt)
+            except LookupFailed as exc:
+                result.unresolved.append(f"{attempt.client_order_id} on {attempt.venue}: {exc}")
+                continue
+            result.settled.append(attempt.client_order_id)
+            after = await journal.attempt(attempt.client_order_id)
+            await journal.record_venue_event(
+                venue=attempt.venue,
+                kind="doubt_settled",
+                detail=(
+                    f"order left in doubt by the finished close is "
+                    f"{after.state.value if after else 'unknown'}, filled "
+                    f"{after.filled_qty if after else 0}"
+                ),
+                close_id=close_id,
+                client_order_id=attempt.client_order_id,
+            )
+        if result.settled:
+            await _restate(journal, close, doubtful, result)
+        settled.append(result)
+    return settled
+
+
+async def _restate(
+    journal: Journal, close: CloseView, doubtful: Sequence[AttemptView], result: SettledClose
+) -> None:
+    """Add what the settled orders filled to the close's figures (and hedge rows)."""
+    before = {a.client_order_id: a for a in doubtful}
+    filled, hedged = close.filled_qty, close.hedged_qty
+    doubt = ZERO
+    hedge_rows: dict[int, Decimal] = {}
+    for attempt in await journal.attempts(close.id):
+        old = before.get(attempt.client_order_id)
+        if attempt.state.in_doubt:
+            doubt += attempt.quantity
+        if old is None:
+            continue
+        gained = attempt.filled_qty - old.filled_qty
+        if attempt.purpose == "hedge":
+            hedged += gained
+            if attempt.hedge_id is not None:
+                hedge_rows[attempt.hedge_id] = hedge_rows.get(attempt.hedge_id, ZERO) + gained
+        elif attempt.purpose in ("close", "net"):
+            filled += gained
+    rows = {row["id"]: row for row in await journal.hedges()}
+    for hedge_id, gained in hedge_rows.items():
+        row = rows.get(hedge_id)
+        if row is not None and gained > 0:
+            await journal.update_hedge(
+                hedge_id,
+                quantity=row["quantity"] + gained,
+                state="OPEN" if row["state"] in ("OPENING", "CLOSED") else row["state"],
+            )
+    outcome, reason = _restated(close, filled, hedged, doubt)
+    await journal.restate_outcome(
+        close.id,
+        outcome,
+        filled_qty=filled,
+        hedged_qty=hedged,
+        residual_qty=close.requested_qty - filled - hedged,
+        reason=reason,
+    )
+    result.outcome = outcome

@@ -248,6 +248,32 @@ class Journal:
             },
         )
 
+    async def restate_outcome(
+        self,
+        close_id: str,
+        outcome: str,
+        *,
+        filled_qty: Decimal,
+        hedged_qty: Decimal,
+        residual_qty: Decimal,
+        reason: str,
+    ) -> None:
+        """Correct a finished close's outcome once orders it left in doubt are known."""
+        if outcome not in ("FLAT", "HEDGED", "STRANDED"):
+            raise ValueError(f"a close ends FLAT, HEDGED or STRANDED, not {outcome!r}")
+        await self._update(
+            Close,
+            Close.id == close_id,
+            {
+                "outcome": outcome,
+                "outcome_reason": reason,
+                "filled_qty": filled_qty,
+                "hedged_qty": hedged_qty,
+                "residual_qty": residual_qty,
+                "updated_at": self.clock(),
+            },
+        )
+
     async def _update(self, model: type[Any], where: Any, values: dict[str, Any]) -> None:
         async def work(conn: AsyncConnection) -> None:
             result = await conn.execute(update(model).where(where).values(**values))
@@ -472,6 +498,16 @@ class Journal:
         query = select(ATTEMPTS).where(ATTEMPTS.c.state.in_([s.value for s in IN_FLIGHT]))
         if close_id is not None:
             query = query.where(ATTEMPTS.c.close_id == close_id)
+        return await self._attempts(query)
+
+    async def in_flight_of_finished(self) -> list[AttemptView]:
+        """Non-final attempts of closes that already stated an outcome: orders a close
+        left in doubt (its venue could not be reached before it ended)."""
+        finished = select(CLOSES.c.id).where(CLOSES.c.outcome.is_not(None))
+        query = select(ATTEMPTS).where(
+            ATTEMPTS.c.state.in_([s.value for s in IN_FLIGHT]),
+            ATTEMPTS.c.close_id.in_(finished),
+        )
         return await self._attempts(query)
 
     async def _attempts(self, query: Select[Any]) -> list[AttemptView]:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -129,11 +130,13 @@ async def _serve(
         venues = await open_venues(stack)
         journal = await Journal.open(journal_url(db))
         stack.push_async_callback(journal.close)
+        venues.pacing.lease = timedelta(seconds=settings.service.lease_s)
         engine = Engine(
             journal, venues.adapters, venues.health, settings.policy, pacing=venues.pacing
         )
         venues.start()
         state = ServiceState(engine, journal, venues.adapters, venues.health, tokens)
+        state.keep(settings.service.keeper_every_s)
         if guard_config is not None:
             guard = Guard(
                 engine,

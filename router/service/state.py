@@ -15,6 +15,7 @@ from router.engine.engine import Engine
 from router.engine.guard import Guard
 from router.engine.outcome import CloseResult
 from router.engine.request import CloseRequest
+from router.journal.records import CloseView
 from router.journal.repository import Journal
 from router.service.auth import Scope
 from router.service.metrics import Metrics
@@ -44,7 +45,7 @@ class ServiceState:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     """Set on shutdown: event streams end."""
     watchers: list[asyncio.Task[None]] = field(default_factory=list)
-    """Background loops (the guard) that run until shutdown."""
+    """Background loops (the guard, the keeper) that run until shutdown."""
 
     def start(self, request: CloseRequest) -> asyncio.Task[CloseResult]:
         """Start the close in the background, or return the task already running its key."""
@@ -110,6 +111,29 @@ class ServiceState:
                 for trigger in triggers:
                     log.warning("guard: %s", trigger.reason)
             await guard.engine.pacing.sleep(poll_s)
+
+    def keep(self, every_s: float) -> asyncio.Task[None]:
+        """Run the keeper until shutdown: at start and every ``every_s`` seconds, resume
+        the closes nobody holds (this router's crashed runs, or another router's whose
+        lease expired) and settle the orders finished closes left in doubt."""
+        task = asyncio.create_task(self._keep(every_s), name="keeper")
+        self.watchers.append(task)
+        return task
+
+    def _busy(self, close: CloseView) -> bool:
+        return close.idempotency_key in self.pending or self.running(close.id)
+
+    async def _keep(self, every_s: float) -> None:
+        while not self.stopping.is_set():
+            try:
+                for request in await self.engine.reconcile(self._busy):
+                    log.warning("keeper: resuming close %s", request.idempotency_key)
+                    self.start(request)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("keeper pass failed")
+            await self.engine.pacing.lease_sleep(every_s)
 
     async def shutdown(self) -> None:
         """Stop the guard and the background closes; the journal's lease lets ``resume``

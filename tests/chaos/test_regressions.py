@@ -27,7 +27,9 @@ and the close finished ``DONE`` / ``STRANDED`` naming 0.0008 BTC "still in doubt
 a finished close is not among the closes recovery reconciles, so the attempt stays
 ``UNKNOWN`` for good and the 0.0003 BTC it did sell is journaled nowhere (``fills``,
 ``outcome``). The fix belongs in the engine / recovery (keep such a close reconcilable,
-or reconcile in-doubt attempts of finished closes). Still open: a strict xfail.
+or reconcile in-doubt attempts of finished closes). Fixed: the keeper of a running
+router (``Engine.settle_finished``, also part of every ``resume``) looks such orders up
+again once their venue answers, journals their fills and restates the close.
 """
 
 from __future__ import annotations
@@ -108,9 +110,6 @@ async def test_storm_seed_journals_every_hedge_fill(seed: int, tmp_path: Path) -
     assert report.violations == []
 
 
-@pytest.mark.xfail(
-    strict=True, reason="an order in doubt when its close finishes is never reconciled"
-)
 async def test_storm_seed_1122_reconciles_an_order_left_in_doubt(tmp_path: Path) -> None:
     report = await run_storm(1122, tmp_path)
     assert report.injected.get("timeout_after_accept", 0) > 0

@@ -12,7 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from router.core.orders import OrderState
 from router.journal.records import AttemptIntent, NewClose
-from router.journal.recovery import LookupFailed, VenueOrder, VenueTrade, recover
+from router.journal.recovery import (
+    LookupFailed,
+    VenueOrder,
+    VenueTrade,
+    recover,
+    settle_finished,
+)
 from router.journal.repository import Journal, OutcomeUpdate
 
 D = Decimal
@@ -156,3 +162,74 @@ async def test_a_live_owner_keeps_its_close(engine: AsyncEngine, journal: Journa
         assert report.closes == []
     finally:
         await restarted._writer.close()
+
+
+async def test_a_busy_close_is_left_to_its_running_owner(
+    engine: AsyncEngine, journal: Journal
+) -> None:
+    close_id = await _close_with_attempts(journal, [("x", "alpha", S.SENT)])
+    venue = ScriptedVenue()
+    report = await recover(journal, venue, busy=lambda close: close.id == close_id)
+    assert (report.closes, report.skipped, venue.lookups) == ([], [], [])
+
+
+async def _finish(journal: Journal, close_id: str, filled: str, reason: str) -> None:
+    residual = D(3) - D(filled)
+    await journal.finish_close(
+        close_id,
+        "STRANDED",
+        filled_qty=D(filled),
+        hedged_qty=D(0),
+        residual_qty=residual,
+        reason=reason,
+    )
+
+
+async def test_settling_a_finished_close_journals_its_fills_and_restates_it(
+    journal: Journal,
+) -> None:
+    close_id = await _close_with_attempts(
+        journal,
+        [("sold", "alpha", S.SENT), ("doubt-a", "alpha", S.UNKNOWN), ("doubt-b", "bravo", S.SENT)],
+    )
+    await journal.record_outcome("sold", OutcomeUpdate(S.FILLED, filled_qty=D(1)))
+    await _finish(journal, close_id, "1", "residual 2 not closed; 2 still in doubt")
+    venue = ScriptedVenue(down={"bravo"})
+    venue.place("doubt-a", S.FILLED, ["0.4", "0.6"])
+    venue.place("doubt-b", S.EXPIRED, ["0.5"])
+
+    [first] = await settle_finished(journal, venue)
+    assert (first.settled, first.outcome) == (["doubt-a"], "STRANDED")
+    assert "doubt-b on bravo" in first.unresolved[0]
+    close = await journal.get_close(close_id)
+    assert close is not None
+    assert (close.filled_qty, close.residual_qty) == (D(2), D(1))
+    assert close.outcome_reason is not None
+    assert "1 still in doubt" in close.outcome_reason
+
+    venue.down.clear()
+    [second] = await settle_finished(journal, venue)
+    assert (second.settled, second.unresolved) == (["doubt-b"], [])
+    close = await journal.get_close(close_id)
+    assert close is not None
+    assert (close.outcome, close.filled_qty, close.residual_qty) == ("STRANDED", D("2.5"), D("0.5"))
+    assert close.outcome_reason is not None
+    assert close.outcome_reason.count("at the close:") == 1
+    assert close.outcome_reason.endswith("(at the close: residual 2 not closed; 2 still in doubt)")
+    assert len(await journal.fills(close_id)) == 3
+    assert await settle_finished(journal, venue) == []
+
+
+async def test_a_close_whose_doubt_sold_the_rest_is_restated_flat(journal: Journal) -> None:
+    close_id = await _close_with_attempts(
+        journal, [("sold", "alpha", S.SENT), ("doubt", "alpha", S.UNKNOWN)]
+    )
+    await journal.record_outcome("sold", OutcomeUpdate(S.FILLED, filled_qty=D(2)))
+    await _finish(journal, close_id, "2", "residual 1 not closed; 1 still in doubt")
+    venue = ScriptedVenue()
+    venue.place("doubt", S.FILLED, ["1"])
+    [settled] = await settle_finished(journal, venue)
+    assert settled.outcome == "FLAT"
+    close = await journal.get_close(close_id)
+    assert close is not None
+    assert (close.outcome, close.residual_qty) == ("FLAT", D(0))
