@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -20,28 +21,57 @@ from rich.table import Table
 from router.chaos.report import RunReport, Summary
 
 
+@dataclass(frozen=True)
+class Plan:
+    """How many runs of each kind a chaos session makes, all from one seed."""
+
+    runs: int = 0
+    crashes: int = 0
+    takeovers: int = 0
+    db_restarts: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.runs + self.crashes + self.takeovers + self.db_restarts
+
+    def jobs(self, seed: int) -> list[tuple[str, int]]:
+        """Each kind's runs use seeds ``seed, seed + 1, ...``."""
+        counts = (
+            ("storm", self.runs),
+            ("crash", self.crashes),
+            ("takeover", self.takeovers),
+            ("db-restart", self.db_restarts),
+        )
+        return [(kind, seed + i) for kind, count in counts for i in range(count)]
+
+
 async def run_session(
-    runs: int,
+    plan: Plan,
     seed: int,
-    crashes: int,
     db_url: str | None,
     on_run: Callable[[RunReport], None] | None = None,
 ) -> Summary:
-    """``runs`` storms with seeds ``seed .. seed+runs-1``, then ``crashes`` crash runs."""
+    """Every run of ``plan`` in turn (storms, crashes, takeovers, database restarts)."""
     from router.chaos.crash import run_crash
+    from router.chaos.dbrestart import run_db_restart
     from router.chaos.storm import run_storm
+    from router.chaos.takeover import run_takeover
 
     summary = Summary()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="router-chaos-") as tmp:
         workdir = Path(tmp)
-        jobs: list[tuple[str, int]] = [("storm", seed + i) for i in range(runs)]
-        jobs += [("crash", seed + i) for i in range(crashes)]
-        for kind, run_seed in jobs:
+        for kind, run_seed in plan.jobs(seed):
             if kind == "storm":
                 report = await run_storm(run_seed, workdir)
-            else:
+            elif kind == "crash":
                 report = await run_crash(run_seed, workdir, db_url)
+            elif kind == "takeover":
+                assert db_url is not None
+                report = await run_takeover(run_seed, workdir, db_url)
+            else:
+                assert db_url is not None
+                report = await run_db_restart(run_seed, workdir, db_url)
             summary.add(report)
             if on_run is not None:
                 on_run(report)
@@ -53,8 +83,10 @@ def render_summary(summary: Summary, console: Console) -> None:
     data = summary.as_json()
     status = "[red]VIOLATIONS[/red]" if summary.failed else "[green]no violations[/green]"
     console.print(
-        f"chaos: {summary.runs} storm runs, {summary.crash_runs} crash runs "
-        f"({summary.crashes} kills), {data['faults_total']} faults injected, "
+        f"chaos: {summary.runs} storm runs, {summary.crash_runs} crash runs, "
+        f"{summary.takeover_runs} takeover runs ({summary.takeovers} closes taken over), "
+        f"{summary.db_restart_runs} database-restart runs ({summary.db_restarts} restarts); "
+        f"{summary.crashes} kills, {data['faults_total']} faults injected, "
         f"{data['wall_s']} s wall — {status}"
     )
     for title, counts in (
@@ -90,6 +122,21 @@ def chaos_command(
             "default: a temporary SQLite file per run.",
         ),
     ] = None,
+    takeovers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Runs with two routers on one PostgreSQL journal (--db): the owner is "
+            "killed, the other takes the close over.",
+        ),
+    ] = 0,
+    db_restarts: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Runs that restart the PostgreSQL server (--db) while the close runs.",
+        ),
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Break the venues and kill the router at random; check the journal against the ledgers.
@@ -98,7 +145,15 @@ def chaos_command(
     """
     logging.getLogger().setLevel(logging.CRITICAL)
     console = Console(stderr=as_json)
-    total = runs + crashes
+    plan = Plan(runs, crashes, takeovers, db_restarts)
+    if (takeovers or db_restarts) and (db is None or not db.startswith("postgresql")):
+        typer.echo(
+            "error: --takeovers and --db-restarts need a PostgreSQL server: "
+            "--db postgresql+asyncpg://USER@HOST:PORT/DATABASE",
+            err=True,
+        )
+        raise typer.Exit(2)
+    total = plan.total
     if console.is_terminal and total:
         with Progress(
             TextColumn("chaos"),
@@ -118,9 +173,9 @@ def chaos_command(
                 label = f"[red]{found} violations[/red]" if found else ""
                 progress.update(task, advance=1, found=label)
 
-            summary = asyncio.run(run_session(runs, seed, crashes, db, advance))
+            summary = asyncio.run(run_session(plan, seed, db, advance))
     else:
-        summary = asyncio.run(run_session(runs, seed, crashes, db))
+        summary = asyncio.run(run_session(plan, seed, db))
     if as_json:
         sys.stdout.write(json.dumps(summary.as_json(), indent=2) + "\n")
     else:

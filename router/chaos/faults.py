@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import random
 from decimal import Decimal
-from typing import Any
+from typing import Any, get_args
 
-from router.sim.scenario import FaultKind, FaultSpec
+from router.sim.scenario import FaultKind, FaultSpec, NonsenseVariant
 
 FAULT_KINDS: tuple[FaultKind, ...] = (
     "outage",
@@ -39,6 +39,15 @@ ENDPOINTS: dict[FaultKind, tuple[str, ...]] = {
     "partial_fill": ORDER_ENDPOINTS,
     "insufficient_balance": ORDER_ENDPOINTS,
 }
+NONSENSE_VARIANTS: tuple[NonsenseVariant, ...] = get_args(NonsenseVariant)
+NONSENSE_ENDPOINTS = (
+    "POST /api/v3/order",
+    "POST /fapi/v1/order",
+    "GET /api/v3/depth",
+    "GET /fapi/v1/depth",
+    "GET /api/v3/order",
+    "GET /fapi/v1/order",
+)
 ADAPTER_TIMEOUT_S = 2.0
 """The adapters' request timeout in storms: latency spikes beyond it become timeouts."""
 
@@ -98,6 +107,31 @@ def random_fault(rng: random.Random, kind: FaultKind | None = None) -> FaultSpec
 def random_faults(rng: random.Random, venues: list[str]) -> dict[str, list[FaultSpec]]:
     """Zero to five faults for each venue."""
     return {name: [random_fault(rng) for _ in range(rng.randint(0, 5))] for name in venues}
+
+
+def nonsense_faults(rng: random.Random, venues: list[str]) -> dict[str, list[FaultSpec]]:
+    """Zero to two ``nonsense`` faults for each venue: well-formed answers that make no
+    sense (crossed or negative books, numbers as words, an order answer with fields
+    missing or naming another order).
+
+    Drawn from a random source of their own, so adding them left the other faults of
+    every seed as they were (the seeds of earlier findings replay unchanged).
+    """
+    faults: dict[str, list[FaultSpec]] = {}
+    for name in venues:
+        faults[name] = [
+            FaultSpec(
+                kind="nonsense",
+                endpoint=rng.choice(NONSENSE_ENDPOINTS),
+                variant=rng.choice(NONSENSE_VARIANTS),
+                start_s=_dec(rng.uniform(0, 20)),
+                end_s=None,
+                probability=rng.choice((Decimal(1), Decimal("0.5"), Decimal("0.2"))),
+                count=rng.randint(1, 4),
+            )
+            for _ in range(rng.choice((0, 0, 1, 2)))
+        ]
+    return faults
 
 
 def random_request_fields(rng: random.Random) -> dict[str, Any]:

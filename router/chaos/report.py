@@ -22,7 +22,16 @@ class RunReport:
     violations: list[Violation] = field(default_factory=list)
     injected: dict[str, int] = field(default_factory=dict)
     crashes: int = 0
+    takeovers: int = 0
+    """Closes a second router took over (takeover runs)."""
+    db_restarts: int = 0
+    """Journal server restarts while the close ran (database-restart runs)."""
     seconds: float = 0.0
+
+    def note(self, problem: Violation | None) -> None:
+        """Record a worker's problem, if it had one."""
+        if problem is not None:
+            self.violations.append(problem)
 
 
 @dataclass
@@ -30,6 +39,10 @@ class Summary:
     runs: int = 0
     crash_runs: int = 0
     crashes: int = 0
+    takeover_runs: int = 0
+    takeovers: int = 0
+    db_restart_runs: int = 0
+    db_restarts: int = 0
     faults: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
     violations: Counter[str] = field(default_factory=Counter)
@@ -41,9 +54,15 @@ class Summary:
     def add(self, report: RunReport) -> None:
         if report.kind == "crash":
             self.crash_runs += 1
+        elif report.kind == "takeover":
+            self.takeover_runs += 1
+        elif report.kind == "db-restart":
+            self.db_restart_runs += 1
         else:
             self.runs += 1
         self.crashes += report.crashes
+        self.takeovers += report.takeovers
+        self.db_restarts += report.db_restarts
         self.faults.update(report.injected)
         self.outcomes[report.outcome or "none"] += 1
         self.slowest_s = max(self.slowest_s, report.seconds)
@@ -70,6 +89,10 @@ class Summary:
             "runs": self.runs,
             "crash_runs": self.crash_runs,
             "crashes": self.crashes,
+            "takeover_runs": self.takeover_runs,
+            "takeovers": self.takeovers,
+            "db_restart_runs": self.db_restart_runs,
+            "db_restarts": self.db_restarts,
             "faults_injected": dict(sorted(self.faults.items())),
             "faults_total": sum(self.faults.values()),
             "outcomes": dict(sorted(self.outcomes.items())),

@@ -2,7 +2,8 @@
 
 Run ``i`` of a chaos session with seed ``S`` draws everything from ``Random(S + i)``:
 the crisis stages, the faults of each venue (kind, endpoint, window, probability,
-count) and the close request. The close runs in process against a manual clock; any
+count) and the close request; venues answering nonsense are drawn from a source of
+their own (``Random(-(S + i) - 1)``). The close runs in process against a manual clock; any
 exception escaping the engine is an ``unhandled`` violation. Then the storm passes, and
 the router does what its keeper does every few seconds in a running service: it looks
 up the orders the close left in doubt and restates the close
@@ -22,6 +23,7 @@ from pathlib import Path
 from router.chaos.faults import (
     ADAPTER_TIMEOUT_S,
     crisis_stages,
+    nonsense_faults,
     random_faults,
     random_request_fields,
 )
@@ -34,8 +36,12 @@ RUN_TIMEOUT_S = 300.0
 """Wall time after which a close counts as stuck (an ``unhandled`` violation)."""
 
 
-async def run_storm(seed: int, workdir: Path) -> RunReport:
-    """One storm run; ``workdir`` holds the (reused) TLS material and the run's journal."""
+async def run_storm(seed: int, workdir: Path, *, nonsense: bool = True) -> RunReport:
+    """One storm run; ``workdir`` holds the (reused) TLS material and the run's journal.
+
+    ``nonsense=False`` leaves the venues' nonsense answers out: the storms as they were
+    before those were added, to replay the seeds of findings made then.
+    """
     rng = random.Random(seed)
     started = time.monotonic()
     report = RunReport(kind="storm", seed=seed)
@@ -51,9 +57,14 @@ async def run_storm(seed: int, workdir: Path) -> RunReport:
             seed=seed,
             adapter_timeout_s=ADAPTER_TIMEOUT_S,
         )
-        for name, specs in random_faults(rng, list(world.adapters)).items():
-            for spec in specs:
-                world.venue(name).faults.add(spec)
+        venues = list(world.adapters)
+        mixes = [random_faults(rng, venues)]
+        if nonsense:
+            mixes.append(nonsense_faults(random.Random(-seed - 1), venues))
+        for mix in mixes:
+            for name, specs in mix.items():
+                for spec in specs:
+                    world.venue(name).faults.add(spec)
         request = CloseRequest.model_validate(
             {**random_request_fields(rng), "idempotency_key": f"storm-{seed}"}
         )

@@ -1,6 +1,6 @@
 """A router process for crash runs: it closes (or resumes) and may be killed at any point.
 
-    python -m router.chaos.worker CONFIG.json close|resume MARKERS
+    python -m router.chaos.worker CONFIG.json close|resume|keep MARKERS
 
 The JSON file names the simulated venues (port, CA certificate, API key and secret),
 the journal URL, the journal owner, the scenario speed and the close request. The
@@ -8,6 +8,10 @@ worker talks to the venues through unmodified ccxt, paces itself on scenario tim
 (``speed`` scenario seconds per wall second) and appends a line to the MARKERS file
 at each phase change (loaded, each wave, hedge, done), so the parent can aim its
 SIGKILL. ``resume`` runs :meth:`Engine.resume`: recovery, then finishing the closes.
+``keep`` is a second router sharing the journal: it runs the service's keeper pass
+(:meth:`Engine.reconcile`) until the request's close has an outcome, taking the close
+over once its owner's lease has expired. A router that finds its close taken over
+(:class:`LeaseLost`) writes a ``lease_lost`` marker and exits cleanly.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import json
 import sys
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,7 +30,7 @@ from router.core.policy import Policy
 from router.engine.engine import Engine
 from router.engine.progress import CloseProgress
 from router.engine.request import CloseRequest
-from router.engine.runner import Pacing
+from router.engine.runner import LeaseLost, Pacing
 from router.journal.repository import Journal
 from router.sim.clock import ScaledClock
 from router.sim.connect import VenueEndpoint, binance_client, close_client
@@ -41,6 +46,7 @@ class WorkerConfig:
     owner: str
     speed: Decimal
     request: dict[str, Any]
+    lease_s: float = 30.0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +59,7 @@ class WorkerConfig:
             "owner": self.owner,
             "speed": str(self.speed),
             "request": self.request,
+            "lease_s": self.lease_s,
         }
 
     @classmethod
@@ -74,7 +81,12 @@ class WorkerConfig:
             raw["owner"],
             Decimal(raw["speed"]),
             raw["request"],
+            float(raw.get("lease_s", 30.0)),
         )
+
+
+KEEPER_EVERY_S = 0.2
+"""Wall seconds between the keeper's passes."""
 
 
 class Markers:
@@ -109,7 +121,9 @@ async def open_engine(stack: AsyncExitStack, config: WorkerConfig) -> Engine:
         health[endpoint.name] = breaker
     journal = await Journal.open(config.journal_url, owner=config.owner)
     stack.push_async_callback(journal.close)
-    pacing = Pacing(monotonic=clock.seconds, sleep=clock.sleep)
+    pacing = Pacing(
+        monotonic=clock.seconds, sleep=clock.sleep, lease=timedelta(seconds=config.lease_s)
+    )
     return Engine(journal, adapters, health, Policy(), pacing=pacing)
 
 
@@ -117,13 +131,36 @@ async def main(config: WorkerConfig, mode: str, markers: Markers) -> None:
     async with AsyncExitStack() as stack:
         engine = await open_engine(stack, config)
         markers.write("loaded", mode=mode)
-        if mode == "close":
-            request = CloseRequest.model_validate(config.request)
-            result = await engine.close(request, on_progress=markers.progress)
-            outcomes = [result.outcome]
-        else:
-            outcomes = [result.outcome for result in await engine.resume()]
+        try:
+            if mode == "close":
+                request = CloseRequest.model_validate(config.request)
+                result = await engine.close(request, on_progress=markers.progress)
+                outcomes = [result.outcome]
+            elif mode == "keep":
+                outcomes = await keep(engine, config, markers)
+            else:
+                outcomes = [result.outcome for result in await engine.resume()]
+        except LeaseLost as exc:
+            markers.write("lease_lost", mode=mode, detail=str(exc))
+            return
         markers.write("exit", mode=mode, outcomes=outcomes)
+
+
+async def keep(engine: Engine, config: WorkerConfig, markers: Markers) -> list[str | None]:
+    """The keeper of a second router: take the close over when its owner stops."""
+    key = str(config.request["idempotency_key"])
+    outcomes: list[str | None] = []
+    while True:
+        for request in await engine.reconcile():
+            markers.write("took_over", key=request.idempotency_key)
+            result = await engine.close(request, on_progress=markers.progress)
+            outcomes.append(result.outcome)
+        close = await engine.journal.close_by_key(key)
+        if close is not None and close.outcome is not None:
+            await engine.settle_finished()
+            if not await engine.journal.in_flight(close.id):
+                return outcomes
+        await asyncio.sleep(KEEPER_EVERY_S)
 
 
 if __name__ == "__main__":

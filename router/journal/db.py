@@ -58,6 +58,9 @@ def make_engine(url: str | None = None, **options: Any) -> AsyncEngine:
         database = resolved.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if resolved.get_backend_name() != "sqlite":
+        # a pooled connection that died with a server restart is replaced, not used
+        options.setdefault("pool_pre_ping", True)
     engine = create_async_engine(resolved, **options)
     if resolved.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)

@@ -32,6 +32,7 @@ from router.journal.models import (
     LiquidityEvent,
     VenueEvent,
 )
+from router.journal.outage import ride_out
 from router.journal.records import (
     AttemptIntent,
     AttemptView,
@@ -177,8 +178,11 @@ class Journal:
             return existing, False
 
     async def _rows(self, query: Any) -> list[Any]:
-        async with self.engine.connect() as conn:
-            return list((await conn.execute(query)).all())
+        async for attempt in ride_out(self._writer.outage_s):
+            with attempt:
+                async with self.engine.connect() as conn:
+                    return list((await conn.execute(query)).all())
+        raise AssertionError("tenacity ended without a result or an exception")
 
     async def get_close(self, close_id: str) -> CloseView | None:
         rows = await self._rows(select(CLOSES).where(CLOSES.c.id == close_id))

@@ -8,7 +8,9 @@ handful of statements and one fsync instead of hundreds.
 
 A handler may answer one write with an exception (an illegal state change, say)
 without failing the others; if the batch itself fails, its writes are retried one by
-one so a bad write cannot take its neighbours down.
+one so a bad write cannot take its neighbours down. A batch that cannot reach the
+database is retried whole on a fresh connection until it comes back
+(:mod:`router.journal.outage`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from router.journal.outage import OUTAGE_S, is_outage, ride_out
 
 MAX_BATCH = 512
 Handler = Callable[[AsyncConnection, Sequence[Any]], Awaitable[list[Any]]]
@@ -52,11 +56,13 @@ class GroupCommitWriter:
         engine: AsyncEngine,
         handlers: dict[str, Handler],
         max_batch: int = MAX_BATCH,
+        outage_s: float = OUTAGE_S,
     ) -> None:
         self._engine = engine
         self._handlers: dict[str, Handler] = {"call": _run_calls, **handlers}
         self._order = [*handlers, "call"]
         self._max_batch = max_batch
+        self.outage_s = outage_s
         self._queue: asyncio.Queue[_Unit | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -89,7 +95,6 @@ class GroupCommitWriter:
             self._task = None
 
     async def _run(self) -> None:
-        connection: AsyncConnection | None = None
         try:
             while True:
                 first = await self._queue.get()
@@ -103,22 +108,45 @@ class GroupCommitWriter:
                         stop = True
                         break
                     batch.append(unit)
-                if connection is None or connection.closed or connection.invalidated:
-                    connection = await self._engine.connect()
-                self._connection = connection
                 await self._commit(batch)
                 if stop:
                     return
         finally:
-            if connection is not None:
+            await self._drop_connection()
+
+    async def _connect(self) -> AsyncConnection:
+        connection = self._connection
+        if connection is None or connection.closed or connection.invalidated:
+            await self._drop_connection()
+            connection = self._connection = await self._engine.connect()
+        return connection
+
+    async def _drop_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
                 await connection.close()
+
+    async def _durable(self, batch: list[_Unit]) -> list[tuple[_Unit, Any]]:
+        """Commit the batch, riding out a database outage on fresh connections."""
+        async for attempt in ride_out(self.outage_s):
+            with attempt:
+                try:
+                    await self._connect()
+                    return await self._transaction(batch)
+                except Exception as exc:
+                    if is_outage(exc):
+                        await self._drop_connection()
+                    raise
+        raise AssertionError("tenacity ended without a result or an exception")
 
     async def _commit(self, batch: list[_Unit]) -> None:
         try:
-            outcomes = await self._transaction(batch)
+            outcomes = await self._durable(batch)
         except Exception as exc:
-            if len(batch) == 1:
-                _settle(batch[0], exc)
+            if len(batch) == 1 or is_outage(exc):
+                for unit in batch:
+                    _settle(unit, exc)
                 return
             for unit in batch:
                 await self._commit([unit])

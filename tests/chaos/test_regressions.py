@@ -105,12 +105,12 @@ async def test_a_router_killed_while_hedging_does_not_hedge_twice_on_restart(
 
 @pytest.mark.parametrize("seed", [388, 932])
 async def test_storm_seed_journals_every_hedge_fill(seed: int, tmp_path: Path) -> None:
-    report = await run_storm(seed, tmp_path)
+    report = await run_storm(seed, tmp_path, nonsense=False)
     assert report.injected.get("garbled", 0) > 0
     assert report.violations == []
 
 
 async def test_storm_seed_1122_reconciles_an_order_left_in_doubt(tmp_path: Path) -> None:
-    report = await run_storm(1122, tmp_path)
+    report = await run_storm(1122, tmp_path, nonsense=False)
     assert report.injected.get("timeout_after_accept", 0) > 0
     assert report.violations == []
