@@ -35,6 +35,8 @@ class HedgePlan:
     wave: int
     leverage: Decimal = HEDGE_LEVERAGE
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    may_send: Callable[[], bool] = lambda: True
+    """See ``WaveContext.may_send``."""
 
 
 async def _perp_state(plan: HedgePlan, name: str) -> VenueState:
@@ -94,6 +96,7 @@ async def open_hedge(plan: HedgePlan, quantity: Decimal) -> Decimal:
             purpose="hedge",
             hedge_ids=hedge_ids,
             sleep=plan.sleep,
+            may_send=plan.may_send,
         )
         result = await context.run(wave, -1, states, remaining, None)
         hedged += result.filled

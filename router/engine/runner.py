@@ -78,6 +78,8 @@ class Pacing:
     second router sharing the journal takes it over only once the lease has expired."""
     lease_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     """Waits between lease renewals (a third of the lease): wall time, like the lease."""
+    wall: Callable[[], float] = time.monotonic
+    """Wall-clock seconds, to know locally until when the lease surely holds."""
 
 
 @dataclass
@@ -101,6 +103,8 @@ class CloseRunner:
     """Whether a wave may stop spot for a better-paying perpetual (off once it fell short)."""
     lease_lost: bool = False
     """Set once another router holds this close: nothing more is sent from here."""
+    lease_until: float = 0.0
+    """Wall time (``Pacing.wall``) until which the last renewal surely holds."""
 
     @property
     def side(self) -> Side:
@@ -188,6 +192,7 @@ class CloseRunner:
                     self.journal, close.id, arrival_mid, self.pacing.monotonic() - started
                 )
             quantity = close.requested_qty
+        await self._hold(close.id)
         keeper = asyncio.create_task(self._keep_lease(close.id), name=f"lease {close.id}")
         try:
             return await self._owned(
@@ -198,21 +203,33 @@ class CloseRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
 
+    async def _renew(self, close_id: str) -> None:
+        asked = self.pacing.wall()
+        if await self.journal.claim(close_id, self.pacing.lease):
+            self.lease_until = max(self.lease_until, asked + self.pacing.lease.total_seconds())
+        else:
+            self.lease_lost = True
+
     async def _keep_lease(self, close_id: str) -> None:
         """Renew the close's lease until cancelled; note it if another router took over."""
         while not self.lease_lost:
             await self.pacing.lease_sleep(self.pacing.lease.total_seconds() / 3)
             try:
-                self.lease_lost = not await self.journal.claim(close_id, self.pacing.lease)
+                await self._renew(close_id)
             except Exception as exc:
                 log.warning("could not renew the lease of %s: %s", close_id, exc)
 
     async def _hold(self, close_id: str) -> None:
         """Renew the lease before acting on the close; stop if another router holds it."""
         if not self.lease_lost:
-            self.lease_lost = not await self.journal.claim(close_id, self.pacing.lease)
+            await self._renew(close_id)
         if self.lease_lost:
             raise LeaseLost(f"another router took close {close_id} over")
+
+    def _may_send(self) -> bool:
+        """Whether the lease surely still holds (with a tenth of it to spare)."""
+        spare = self.pacing.lease.total_seconds() / 10
+        return not self.lease_lost and self.pacing.wall() < self.lease_until - spare
 
     async def _owned(
         self,
@@ -347,6 +364,7 @@ class CloseRunner:
             names=self._names(spot=False),
             wave=wave,
             sleep=self.pacing.sleep,
+            may_send=self._may_send,
         )
 
     async def _hedge_now(
@@ -406,6 +424,7 @@ class CloseRunner:
             self.side,
             self.request.spot_symbol,
             sleep=self.pacing.sleep,
+            may_send=self._may_send,
         )
         stalled = 0
         batch = 0

@@ -143,6 +143,9 @@ class WaveContext:
     lookup_wait_s: float = 0.05
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     """The engine's injected sleep: lookup backoff waits on the close's clock."""
+    may_send: Callable[[], bool] = lambda: True
+    """Asked right before each order leaves: False once this router's lease on the close
+    may have expired (another router may own it now), and the order is not sent."""
 
     async def note_failure(self, venue: str, kind: FailureKind, detail: str) -> None:
         self.health[venue].record_failure(kind)
@@ -199,6 +202,16 @@ class WaveContext:
     async def _send(self, intent: AttemptIntent) -> tuple[Decimal, Decimal, Decimal, bool]:
         """Send one journaled child; return (filled, gross, in doubt, refused outright)."""
         venue = self.venues[intent.venue]
+        if not self.may_send():
+            await self.journal.record_outcome(
+                intent.client_order_id,
+                OutcomeUpdate(
+                    OrderState.REJECTED,
+                    error_class="LeaseExpired",
+                    error_message="not sent: this router's lease on the close had expired",
+                ),
+            )
+            return ZERO, ZERO, ZERO, False
         await self.journal.mark_sent(intent.client_order_id)
         try:
             placed = await venue.place_order(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -67,3 +68,18 @@ def _orders(world: World) -> int:
     return sum(
         len(orders) for name in world.adapters for orders in world.venue(name).orders.values()
     )
+
+
+async def test_no_order_leaves_once_the_lease_may_have_expired(world: World) -> None:
+    """A router paused longer than its lease between renewing and sending (its wall clock
+    jumps 40 s at every look, the lease is 30 s) never sends: another router may own the
+    close by then."""
+    ticks = iter(range(0, 10**9, 40))
+    pacing = replace(world.engine.pacing, wall=lambda: float(next(ticks)))
+    engine = Engine(world.journal, world.adapters, world.health, world.engine.policy, pacing=pacing)
+    result = await engine.close(world.request(quantity="2"))
+    assert _orders(world) == 0
+    attempts = await world.journal.attempts(result.close_id)
+    assert attempts
+    assert {(a.state.value, a.error_class) for a in attempts} == {("REJECTED", "LeaseExpired")}
+    assert (result.outcome, result.filled, result.residual) == ("STRANDED", 0, Decimal(2))
