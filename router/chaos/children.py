@@ -141,9 +141,9 @@ class Child:
         return None
 
 
-async def aim(rng: random.Random, child: Child, hedging: bool) -> bool:
-    """Wait for the point of the close ``rng`` picks (after a delay, at a wave, while
-    hedging); False if the child exited first."""
+async def aim(rng: random.Random, child: Child, hedging: bool, delay_s: float = 1.2) -> bool:
+    """Wait for the point of the close ``rng`` picks (up to ``delay_s`` after the start,
+    at a wave, while hedging); False if the child exited first."""
     if not await child.wait_for("loaded"):
         return False
     point = rng.choices(("delay", "wave", "hedge"), weights=(5, 3, 2 if hedging else 0))[0]
@@ -154,7 +154,7 @@ async def aim(rng: random.Random, child: Child, hedging: bool) -> bool:
         await child.wait_for("hedge")
         await asyncio.sleep(rng.uniform(0, 0.2))
     else:
-        await asyncio.sleep(rng.uniform(0, 1.2))
+        await asyncio.sleep(rng.uniform(0, delay_s))
     return child.alive
 
 

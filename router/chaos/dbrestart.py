@@ -105,7 +105,7 @@ async def run_db_restart(seed: int, workdir: Path, db_url: str) -> RunReport:
         stack.callback(server.ensure_online)
         world, rng = await ChildWorld.open(stack, seed, f"db-restart-{seed}", workdir, db_url)
         router = await world.spawn(OWNER, "close")
-        if await aim(rng, router, world.hedging):
+        if await aim(rng, router, world.hedging, delay_s=0.4):
             await server.restart(rng.uniform(0.5, 3.0))
             report.db_restarts += 1
         report.note(await router.finish(WORKER_TIMEOUT_S))

@@ -56,8 +56,10 @@ def is_outage(exc: BaseException) -> bool:
 
 def _log_retry(state: RetryCallState) -> None:
     if state.outcome is not None and state.outcome.failed:
+        error = state.outcome.exception()
+        first_line = str(error).splitlines()[0][:200] if str(error) else ""
         log.warning(
-            "journal database unreachable (%s); retrying", state.outcome.exception(), exc_info=False
+            "journal database unreachable (%s: %s); retrying", type(error).__name__, first_line
         )
 
 

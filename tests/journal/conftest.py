@@ -71,7 +71,7 @@ def postgres_available() -> bool:
     return True
 
 
-def _require_postgres() -> None:
+def require_postgres() -> None:
     if postgres_available():
         return
     if os.environ.get("CI") == "true":
@@ -88,7 +88,7 @@ def postgres_url(database: str) -> str:
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A fresh PostgreSQL database for the session, dropped at its end; yields its URL."""
-    _require_postgres()
+    require_postgres()
     name = f"router_test_{secrets.token_hex(6)}"
 
     async def create() -> None:
@@ -133,7 +133,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty journal database's URL: a new SQLite file, or the emptied PostgreSQL one."""
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path}/journal.db"
-    _require_postgres()
+    require_postgres()
     url: str = request.getfixturevalue("postgres_database")
     _empty_postgres_schema(url.rsplit("/", 1)[1])
     return url
