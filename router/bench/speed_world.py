@@ -17,7 +17,7 @@ from typing import Any
 
 from router.config import load_policy
 from router.engine.engine import Engine
-from router.engine.runner import Pacing
+from router.engine.pacing import Pacing
 from router.journal.repository import Journal
 from router.sim.clock import ManualClock
 from router.sim.connect import VenueEndpoint, binance_client, close_client

@@ -28,9 +28,10 @@ from typing import Any
 
 from router.core.policy import Policy
 from router.engine.engine import Engine
+from router.engine.lease import LeaseLost
+from router.engine.pacing import Pacing
 from router.engine.progress import CloseProgress
 from router.engine.request import CloseRequest
-from router.engine.runner import LeaseLost, Pacing
 from router.journal.repository import Journal
 from router.sim.clock import ScaledClock
 from router.sim.connect import VenueEndpoint, binance_client, close_client

@@ -19,7 +19,7 @@ from typing import Any
 from router.chaos.invariants import Violation, check_world
 from router.core.policy import Policy
 from router.engine.engine import Engine
-from router.engine.runner import Pacing
+from router.engine.pacing import Pacing
 from router.journal.repository import Journal
 from router.sim.clock import ManualClock
 from router.sim.connect import binance_client, close_client

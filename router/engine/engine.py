@@ -18,10 +18,11 @@ from router.core.book import Side
 from router.core.policy import Policy
 from router.engine.netting import NettingDesk
 from router.engine.outcome import CloseResult
+from router.engine.pacing import Pacing
 from router.engine.ports import HealthPort, VenuePort
 from router.engine.progress import ProgressHook
 from router.engine.request import CloseRequest
-from router.engine.runner import CloseRunner, Pacing
+from router.engine.runner import CloseRunner
 from router.engine.waves import VenueState, WaveContext
 from router.journal.records import CloseView
 from router.journal.recovery import (

@@ -80,6 +80,47 @@ class CloseResult:
         }
 
 
+@dataclass(frozen=True)
+class CloseFigures:
+    """Where a close ends: requested, sold on spot, hedged, and still in doubt."""
+
+    quantity: Decimal
+    filled: Decimal
+    hedged: Decimal
+    in_doubt: Decimal
+
+    @property
+    def residual(self) -> Decimal:
+        return self.quantity - self.filled - self.hedged
+
+
+def state_outcome(
+    figures: CloseFigures, why: str, *, symbol: str, perp_lot: Decimal | None
+) -> tuple[str, str]:
+    """FLAT, HEDGED or STRANDED, with the reason; a residual is always named.
+
+    A hedge covers the residual up to less than one perp lot (``perp_lot``, the smallest
+    among the venues that could hedge): that dust cannot be hedged on any venue (nor
+    sold, or spot would have sold it) and is reported as the residual of a HEDGED close.
+    """
+    residual, hedged, in_doubt = figures.residual, figures.hedged, figures.in_doubt
+    if residual <= 0:
+        if hedged == 0:
+            return "FLAT", "sold in spot"
+        return "HEDGED", f"spot: {why}; the rest is covered by a perp short"
+    if hedged > 0 and in_doubt == 0 and perp_lot is not None and residual < perp_lot:
+        return "HEDGED", (
+            f"spot: {why}; {hedged} covered by a perp short; {residual} "
+            f"{symbol} of dust below the smallest perp lot ({perp_lot}) remains"
+        )
+    parts = [f"residual {residual} {symbol} not closed: {why}"]
+    if in_doubt > 0:
+        parts.append(f"{in_doubt} still in doubt on a venue that cannot be reached")
+    if hedged > 0:
+        parts.append(f"{hedged} hedged with a perp short")
+    return "STRANDED", "; ".join(parts)
+
+
 def shortfall_bps(
     side: str, average: Decimal | None, arrival_mid: Decimal | None
 ) -> Decimal | None:

@@ -11,12 +11,8 @@ HEDGED or STRANDED, with the residual named.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from router.core.book import Side
@@ -25,8 +21,10 @@ from router.core.policy import Policy
 from router.engine.crossing import INTERNAL, record_netting
 from router.engine.doubt import hedged_before, settle_doubts
 from router.engine.hedge import HedgePlan, open_hedge
+from router.engine.lease import CloseLease
 from router.engine.netting import NettingDesk, NettingEntry
-from router.engine.outcome import CloseResult, summarize
+from router.engine.outcome import CloseFigures, CloseResult, state_outcome, summarize
+from router.engine.pacing import Pacing
 from router.engine.ports import HealthPort, VenuePort, lists
 from router.engine.progress import (
     CloseFacts,
@@ -55,31 +53,6 @@ STALL_WAVES = 3
 MAX_REFUSALS = 2
 TRICKLE = Decimal("0.05")
 """On the top rung, waves filling less than this share of their target are stalls."""
-log = logging.getLogger(__name__)
-
-
-class LeaseLost(RuntimeError):
-    """Another router took this close over (this one stopped renewing its lease in time,
-    e.g. it was paused or cut off from the journal). This process stops sending; the
-    other one finishes the close: follow it there, nothing needs doing here."""
-
-
-@dataclass
-class Pacing:
-    """Injected time: ``monotonic`` seconds and ``sleep``, so tests run crises fast."""
-
-    monotonic: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-    retry_after_empty_s: float = 0.25
-    doubt_recheck_s: float = 5.0
-    """How long a close whose only remainder is in doubt waits before looking again."""
-    lease: timedelta = timedelta(seconds=30)
-    """How long a close stays this router's after its last renewal (journal time); a
-    second router sharing the journal takes it over only once the lease has expired."""
-    lease_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-    """Waits between lease renewals (a third of the lease): wall time, like the lease."""
-    wall: Callable[[], float] = time.monotonic
-    """Wall-clock seconds, to know locally until when the lease surely holds."""
 
 
 @dataclass
@@ -101,10 +74,8 @@ class CloseRunner:
     """Observer given a snapshot at the start, after every wave and at the outcome."""
     hedge_choice: bool = True
     """Whether a wave may stop spot for a better-paying perpetual (off once it fell short)."""
-    lease_lost: bool = False
-    """Set once another router holds this close: nothing more is sent from here."""
-    lease_until: float = 0.0
-    """Wall time (``Pacing.wall``) until which the last renewal surely holds."""
+    lease: CloseLease | None = None
+    """This router's hold on the close while it runs (see :mod:`router.engine.lease`)."""
 
     @property
     def side(self) -> Side:
@@ -192,44 +163,20 @@ class CloseRunner:
                     self.journal, close.id, arrival_mid, self.pacing.monotonic() - started
                 )
             quantity = close.requested_qty
-        await self._hold(close.id)
-        keeper = asyncio.create_task(self._keep_lease(close.id), name=f"lease {close.id}")
-        try:
+        self.lease = CloseLease(
+            self.journal, close.id, self.pacing.lease, self.pacing.wall, self.pacing.lease_sleep
+        )
+        async with self.lease.kept():
             return await self._owned(
                 close, entry, quantity, states, reference, arrival_mid, started
             )
-        finally:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
 
-    async def _renew(self, close_id: str) -> None:
-        asked = self.pacing.wall()
-        if await self.journal.claim(close_id, self.pacing.lease):
-            self.lease_until = max(self.lease_until, asked + self.pacing.lease.total_seconds())
-        else:
-            self.lease_lost = True
-
-    async def _keep_lease(self, close_id: str) -> None:
-        """Renew the close's lease until cancelled; note it if another router took over."""
-        while not self.lease_lost:
-            await self.pacing.lease_sleep(self.pacing.lease.total_seconds() / 3)
-            try:
-                await self._renew(close_id)
-            except Exception as exc:
-                log.warning("could not renew the lease of %s: %s", close_id, exc)
-
-    async def _hold(self, close_id: str) -> None:
-        """Renew the lease before acting on the close; stop if another router holds it."""
-        if not self.lease_lost:
-            await self._renew(close_id)
-        if self.lease_lost:
-            raise LeaseLost(f"another router took close {close_id} over")
+    async def _hold(self) -> None:
+        assert self.lease is not None
+        await self.lease.hold()
 
     def _may_send(self) -> bool:
-        """Whether the lease surely still holds (with a tenth of it to spare)."""
-        spare = self.pacing.lease.total_seconds() / 10
-        return not self.lease_lost and self.pacing.wall() < self.lease_until - spare
+        return self.lease is not None and self.lease.may_send()
 
     async def _owned(
         self,
@@ -257,7 +204,7 @@ class CloseRunner:
         )
         remaining = spot_quantity - progress.filled - progress.in_doubt
         hedged = prior
-        await self._hold(close.id)
+        await self._hold()
         if remaining > 0 and request.allow_hedge and not progress.cancelled:
             self._report(close, progress, "hedge", hedged)
             hedged += await open_hedge(self._hedge_plan(close.id, progress.wave + 1), remaining)
@@ -282,7 +229,7 @@ class CloseRunner:
         outcome, reason = self._outcome(
             quantity, progress.filled, hedged, progress.in_doubt, progress.why
         )
-        await self._hold(close.id)
+        await self._hold()
         await self.journal.finish_close(
             close.id,
             outcome,
@@ -325,29 +272,12 @@ class CloseRunner:
     def _outcome(
         self, quantity: Decimal, filled: Decimal, hedged: Decimal, in_doubt: Decimal, why: str
     ) -> tuple[str, str]:
-        """FLAT, HEDGED or STRANDED, with the reason; a residual is always named.
-
-        A hedge covers the residual up to less than one perp lot: that dust cannot be
-        hedged on any venue (nor sold, or spot would have sold it) and is reported as
-        the residual of a HEDGED close.
-        """
-        residual = quantity - filled - hedged
-        if residual <= 0:
-            if hedged == 0:
-                return "FLAT", "sold in spot"
-            return "HEDGED", f"spot: {why}; the rest is covered by a perp short"
-        lot = self._perp_lot()
-        if hedged > 0 and in_doubt == 0 and lot is not None and residual < lot:
-            return "HEDGED", (
-                f"spot: {why}; {hedged} covered by a perp short; {residual} "
-                f"{self.request.symbol} of dust below the smallest perp lot ({lot}) remains"
-            )
-        parts = [f"residual {residual} {self.request.symbol} not closed: {why}"]
-        if in_doubt > 0:
-            parts.append(f"{in_doubt} still in doubt on a venue that cannot be reached")
-        if hedged > 0:
-            parts.append(f"{hedged} hedged with a perp short")
-        return "STRANDED", "; ".join(parts)
+        return state_outcome(
+            CloseFigures(quantity, filled, hedged, in_doubt),
+            why,
+            symbol=self.request.symbol,
+            perp_lot=self._perp_lot(),
+        )
 
     def _tier_name(self, rung: int) -> str:
         tolerance = self.policy.tolerance(rung)
@@ -447,7 +377,7 @@ class CloseRunner:
             if deadline is not None and self.pacing.monotonic() >= deadline:
                 progress.why = "the escape window closed before spot could be sold"
                 return progress
-            await self._hold(close.id)
+            await self._hold()
             async with self.symbol_lock:
                 if not first:
                     states = await self._states(self.request.spot_symbol, self.side)

@@ -23,9 +23,9 @@ from router.core.policy import Policy
 from router.engine.engine import Engine
 from router.engine.guard import Guard
 from router.engine.outcome import CloseResult
+from router.engine.pacing import Pacing
 from router.engine.progress import ProgressHook
 from router.engine.request import CloseRequest
-from router.engine.runner import Pacing
 from router.journal.db import journal_url
 from router.journal.repository import Journal
 from router.sim.clock import ScaledClock

@@ -25,7 +25,7 @@ from router.service.auth import TOKENS_ENV, TOKENS_FILE_ENV, TokenError, load_to
 
 if TYPE_CHECKING:
     from router.config import GuardConfig, RouterConfig
-    from router.engine.runner import Pacing
+    from router.engine.pacing import Pacing
     from router.venues.adapter import VenueAdapter
     from router.venues.config import VenuesConfig
     from router.venues.health import CircuitBreaker
@@ -82,7 +82,7 @@ def configured_venues(config: VenuesConfig, label: str) -> VenueOpener:
     to load starts with its circuit open; :class:`NoVenueLoaded` if none loads."""
 
     async def open_venues(stack: AsyncExitStack) -> OpenVenues:
-        from router.engine.runner import Pacing
+        from router.engine.pacing import Pacing
         from router.venues.config import build_adapters
         from router.venues.errors import VenueError
         from router.venues.health import CircuitBreaker

@@ -22,8 +22,8 @@ from router.chaos.invariants import check_world
 from router.chaos.world import THREE_VENUES
 from router.core.policy import Policy
 from router.engine.engine import Engine
+from router.engine.pacing import Pacing
 from router.engine.request import CloseRequest
-from router.engine.runner import Pacing
 from router.journal.repository import Journal
 from router.sim.clock import ManualClock
 from router.sim.connect import binance_client, close_client

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from router.engine.engine import Engine
-from router.engine.runner import LeaseLost
+from router.engine.lease import LeaseLost
 from router.journal.repository import Journal, utc_now
 from tests.engine.conftest import World
 
