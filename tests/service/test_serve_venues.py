@@ -3,131 +3,33 @@ each venue's ``connect`` table to ``router sim serve`` on loopback (no internet)
 
 from __future__ import annotations
 
-import json
 import os
-import select
-import signal
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from router.cli import app
-from tests.service.conftest import READ, TOKENS, TRADE, close_body
-
-STARTUP_S = 60.0
-ROUTER = (sys.executable, "-m", "router.cli")
-
-
-@dataclass
-class Simulator:
-    ca_cert: Path
-    venues: list[dict[str, Any]]
-
-
-def _env_prefix(name: str) -> str:
-    return f"ROUTER_TEST_{name.upper()}"
-
-
-def _read_line(process: subprocess.Popen[str], stream: IO[str], log: Path) -> str:
-    """The process's first line on ``stream``, failing (with its log) if none comes."""
-    ready, _, _ = select.select([stream], [], [], STARTUP_S)
-    line = stream.readline() if ready else ""
-    assert line, f"exit {process.poll()}: {log.read_text(encoding='utf-8')[-3000:]}"
-    return line
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+from tests.service.conftest import TOKENS, TRADE, close_body
+from tests.service.processes import (
+    ROUTER,
+    Router,
+    Simulator,
+    read_line,
+    running_simulator,
+    stop,
+    write_venues,
+)
 
 
 @pytest.fixture
 def simulator(tmp_path: Path) -> Iterator[Simulator]:
-    log = tmp_path / "sim.log"
-    with log.open("w", encoding="utf-8") as errors:
-        process = subprocess.Popen(
-            [*ROUTER, "sim", "serve", "--scenario", "calm", "--tls-dir", str(tmp_path / "tls")],
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            text=True,
-        )
-    try:
-        assert process.stdout is not None
-        announced = json.loads(_read_line(process, process.stdout, log))
-        yield Simulator(Path(announced["ca_cert"]), announced["venues"])
-    finally:
-        _stop(process)
-
-
-def write_venues(path: Path, simulator: Simulator, *, dry_run: bool) -> dict[str, str]:
-    """A venues file routing each simulated venue through ``connect``; the environment
-    variables holding the keys it names."""
-    ca_file = simulator.ca_cert.relative_to(path.parent)
-    lines = []
-    environ = {}
-    for venue in simulator.venues:
-        prefix = _env_prefix(venue["name"])
-        environ[f"{prefix}_API_KEY"] = venue["api_key"]
-        environ[f"{prefix}_SECRET"] = venue["secret"]
-        lines += [
-            "[[venues]]",
-            f'name = "{venue["name"]}"',
-            'exchange = "binance"',
-            f'api_key_env = "{prefix}_API_KEY"',
-            f'secret_env = "{prefix}_SECRET"',
-            f"dry_run = {str(dry_run).lower()}",
-            "",
-            "[venues.connect]",
-            f'address = "127.0.0.1:{venue["port"]}"',
-            f'ca_file = "{ca_file}"',
-            "",
-            "[venues.options]",
-            "fetchCurrencies = false",
-            "fetchMargins = false",
-            'fetchMarkets = { types = ["spot", "linear"] }',
-            "",
-        ]
-    path.write_text('quote = "USDT"\n\n' + "\n".join(lines), encoding="utf-8")
-    return environ
-
-
-@dataclass
-class Router:
-    base: str
-
-    def call(self, method: str, path: str, token: str = READ, body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.base + path,
-            data=data,
-            method=method,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read())
-
-    def finished(self, close_id: str, timeout_s: float = 90.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            body: dict[str, Any] = self.call("GET", f"/v1/closes/{close_id}")
-            if body["outcome"] is not None and not body["running"]:
-                return body
-            assert time.monotonic() < deadline, f"close {close_id} did not finish: {body}"
-            time.sleep(0.2)
+    with running_simulator(tmp_path) as running:
+        yield running
 
 
 @pytest.fixture
@@ -149,7 +51,7 @@ def serve_venues(tmp_path: Path, simulator: Simulator) -> Iterator[Any]:
             )
         processes.append(process)
         assert process.stdout is not None
-        line = _read_line(process, process.stdout, log)
+        line = read_line(process, process.stdout, log)
         assert line.startswith("router API on http://"), line
         assert line.rstrip().endswith("(venues.toml)")
         return Router(line.split()[3])
@@ -158,7 +60,7 @@ def serve_venues(tmp_path: Path, simulator: Simulator) -> Iterator[Any]:
         yield start
     finally:
         for process in processes:
-            _stop(process)
+            stop(process)
         for process in processes:
             assert process.returncode == 0
 
