@@ -228,11 +228,27 @@ class ChildWorld:
         finally:
             await journal.close()
 
+    async def hedged(self) -> bool:
+        """Whether the close holds a perp hedge that is not yet unwound."""
+        journal = await Journal.open(self.url, owner="chaos-checker")
+        try:
+            close = await journal.close_by_key(self.name)
+            return close is not None and any(
+                h["close_id"] == close.id and h["quantity"] > h["unwound_qty"]
+                for h in await journal.hedges(open_only=True)
+            )
+        finally:
+            await journal.close()
+
+    def calm(self) -> None:
+        """Stop every fault (what they injected stays counted)."""
+        for running in self.cluster.venues.values():
+            running.venue.faults.clear()
+
     async def check(self, report: RunReport) -> None:
         """Stop the faults, then check the journal against the venues' ledgers; record
         the close's outcome and the faults injected."""
-        for running in self.cluster.venues.values():
-            running.venue.faults.clear()
+        self.calm()
         journal = await Journal.open(self.url, owner="chaos-checker")
         try:
             report.violations += await check_world(

@@ -5,8 +5,9 @@ journal is what the router believes. After any close — however many faults, ho
 many crashes — the two must agree:
 
 ``oversell``
-    nothing sold beyond the position: on no venue more spot than it held, and for no
-    close more (spot, internal crossing and perp hedge) than it requested;
+    nothing sold beyond the position: on no venue more spot than it held, for no close
+    more (spot, internal crossing and perp hedge) than it requested, and no hedge bought
+    back beyond its size;
 ``unknown_order``
     no order on a venue that the journal does not know (for that venue and market);
 ``duplicate_order``
@@ -16,8 +17,8 @@ many crashes — the two must agree:
     journaled fill the venue does not have (the ``internal`` crossing venue excepted);
 ``outcome``
     every close has a stated outcome (FLAT / HEDGED / STRANDED) and its filled, hedged
-    and residual quantities (and the quantities its hedges book) are what the venues'
-    ledgers show;
+    and residual quantities (and the quantities its hedges book as shorted and as
+    unwound) are what the venues' ledgers show;
 ``write_ahead``
     every order was journaled (its intent) before it reached the venue.
 
@@ -293,7 +294,8 @@ def _closes(
                 )
             )
         found += _outcome(close, filled, done.hedge)
-        booked = sum((h["quantity"] for h in journal.hedges if h["close_id"] == close.id), ZERO)
+        rows = [h for h in journal.hedges if h["close_id"] == close.id]
+        booked = sum((h["quantity"] for h in rows), ZERO)
         if close.outcome in OUTCOMES and booked != done.hedge:
             found.append(
                 Violation(
@@ -302,6 +304,32 @@ def _closes(
                     f"the venues show {_q(done.hedge)} hedged",
                 )
             )
+        found += _unwinds(close, rows, done)
+    return found
+
+
+def _unwinds(
+    close: CloseView, rows: Sequence[Mapping[str, Any]], done: _Executed
+) -> list[Violation]:
+    """A hedge is never bought back beyond its size, and its row books what was."""
+    found: list[Violation] = []
+    if done.unwind > done.hedge:
+        found.append(
+            Violation(
+                "oversell",
+                f"close {close.id}: the venues show {_q(done.unwind)} bought back "
+                f"of a {_q(done.hedge)} hedge",
+            )
+        )
+    unwound = sum((h["unwound_qty"] for h in rows), ZERO)
+    if unwound != done.unwind:
+        found.append(
+            Violation(
+                "outcome",
+                f"close {close.id}: its hedges book {_q(unwound)} unwound, "
+                f"the venues show {_q(done.unwind)} bought back",
+            )
+        )
     return found
 
 

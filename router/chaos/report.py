@@ -22,6 +22,8 @@ class RunReport:
     violations: list[Violation] = field(default_factory=list)
     injected: dict[str, int] = field(default_factory=dict)
     crashes: int = 0
+    unwinds: int = 0
+    """Hedges unwound with the router killed while buying back (crash runs)."""
     takeovers: int = 0
     """Closes a second router took over (takeover runs)."""
     db_restarts: int = 0
@@ -39,6 +41,7 @@ class Summary:
     runs: int = 0
     crash_runs: int = 0
     crashes: int = 0
+    unwinds: int = 0
     takeover_runs: int = 0
     takeovers: int = 0
     db_restart_runs: int = 0
@@ -62,6 +65,7 @@ class Summary:
             self.runs += 1
         self.crashes += report.crashes
         self.takeovers += report.takeovers
+        self.unwinds += report.unwinds
         self.db_restarts += report.db_restarts
         self.faults.update(report.injected)
         self.outcomes[report.outcome or "none"] += 1
@@ -89,6 +93,7 @@ class Summary:
             "runs": self.runs,
             "crash_runs": self.crash_runs,
             "crashes": self.crashes,
+            "unwinds": self.unwinds,
             "takeover_runs": self.takeover_runs,
             "takeovers": self.takeovers,
             "db_restart_runs": self.db_restart_runs,

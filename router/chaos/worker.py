@@ -1,6 +1,6 @@
 """A router process for crash runs: it closes (or resumes) and may be killed at any point.
 
-    python -m router.chaos.worker CONFIG.json close|resume|keep MARKERS
+    python -m router.chaos.worker CONFIG.json close|resume|keep|unwind MARKERS
 
 The JSON file names the simulated venues (port, CA certificate, API key and secret),
 the journal URL, the journal owner, the scenario speed and the close request. The
@@ -8,10 +8,12 @@ worker talks to the venues through unmodified ccxt, paces itself on scenario tim
 (``speed`` scenario seconds per wall second) and appends a line to the MARKERS file
 at each phase change (loaded, each wave, hedge, done), so the parent can aim its
 SIGKILL. ``resume`` runs :meth:`Engine.resume`: recovery, then finishing the closes.
-``keep`` is a second router sharing the journal: it runs the service's keeper pass
-(:meth:`Engine.reconcile`) until the request's close has an outcome, taking the close
-over once its owner's lease has expired. A router that finds its close taken over
-(:class:`LeaseLost`) writes a ``lease_lost`` marker and exits cleanly.
+``unwind`` resumes, then buys back every open hedge of the close, as an operator would
+once the spot is sold elsewhere. ``keep`` is a second router sharing the journal: it
+runs the service's keeper pass (:meth:`Engine.reconcile`) until the request's close has
+an outcome, taking the close over once its owner's lease has expired. A router that
+finds its close taken over (:class:`LeaseLost`) writes a ``lease_lost`` marker and
+exits cleanly.
 """
 
 from __future__ import annotations
@@ -139,12 +141,28 @@ async def main(config: WorkerConfig, mode: str, markers: Markers) -> None:
                 outcomes = [result.outcome]
             elif mode == "keep":
                 outcomes = await keep(engine, config, markers)
+            elif mode == "unwind":
+                outcomes = await unwind(engine, config, markers)
             else:
                 outcomes = [result.outcome for result in await engine.resume()]
         except LeaseLost as exc:
             markers.write("lease_lost", mode=mode, detail=str(exc))
             return
         markers.write("exit", mode=mode, outcomes=outcomes)
+
+
+async def unwind(engine: Engine, config: WorkerConfig, markers: Markers) -> list[str | None]:
+    """The operator's unwind: finish what a crash left, then buy back every open hedge
+    of the close; a last keeper pass books what orders left in doubt did."""
+    outcomes = [result.outcome for result in await engine.resume()]
+    close = await engine.journal.close_by_key(str(config.request["idempotency_key"]))
+    if close is not None:
+        for hedge in await engine.journal.hedges(open_only=True):
+            if hedge["close_id"] == close.id:
+                markers.write("unwind", hedge=hedge["id"])
+                await engine.unwind(hedge["id"])
+    await engine.reconcile()
+    return outcomes
 
 
 async def keep(engine: Engine, config: WorkerConfig, markers: Markers) -> list[str | None]:

@@ -34,6 +34,7 @@ from router.journal.recovery import (
     VenueTrade,
     recover,
     settle_finished,
+    sync_unwinds,
 )
 from router.journal.repository import Journal
 
@@ -128,6 +129,7 @@ class Engine:
         and reconcile every unfinished close nobody holds (a crashed run of this router,
         or another router whose lease expired); return the requests ready to resume."""
         await self.settle_finished()
+        await sync_unwinds(self.journal)
         report = await self.recover(busy)
         return [
             CloseRequest.model_validate(recovered.close.request)
@@ -149,11 +151,22 @@ class Engine:
         The operator (or a later close) sells the spot the hedge covered; this takes the
         matching perp short off so the position's delta stays covered throughout.
         """
+        await sync_unwinds(self.journal)
         hedges = {h["id"]: h for h in await self.journal.hedges()}
         hedge = hedges.get(hedge_id)
         if hedge is None:
             raise ValueError(f"no hedge {hedge_id}")
-        open_size: Decimal = hedge["quantity"] - hedge["unwound_qty"]
+        attempts = await self.journal.attempts(hedge["close_id"])
+        # an unwind order still in doubt may have bought back its quantity already
+        doubt = sum(
+            (
+                a.quantity - a.filled_qty
+                for a in attempts
+                if a.purpose == "unwind" and a.hedge_id == hedge_id and a.state.in_doubt
+            ),
+            ZERO,
+        )
+        open_size: Decimal = hedge["quantity"] - hedge["unwound_qty"] - doubt
         size = open_size if quantity is None else min(quantity, open_size)
         if size <= 0:
             return ZERO
@@ -162,7 +175,7 @@ class Engine:
         symbol = hedge["symbol"]
         view = await venue.order_book(symbol)
         state = VenueState(hedge["venue"], venue.market(symbol), view, size)
-        wave = len(await self.journal.attempts(hedge["close_id"])) + 1
+        wave = len(attempts) + 1
         context = WaveContext(
             self.journal,
             self.venues,

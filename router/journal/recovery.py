@@ -316,3 +316,33 @@ async def _restate(
         reason=reason,
     )
     result.outcome = outcome
+
+
+async def sync_unwinds(journal: Journal) -> list[int]:
+    """Book on every open hedge what its unwind orders bought back.
+
+    A router killed while unwinding (after the venue executed, before the hedge row was
+    updated) leaves the row behind the venue; recovery and settlement bring the unwind
+    attempts up to date, and this brings the rows up to the attempts. Returns the ids
+    of the rows corrected.
+    """
+    corrected: list[int] = []
+    rows = await journal.hedges(open_only=True)
+    by_close: dict[str, list[AttemptView]] = {}
+    for row in rows:
+        if row["close_id"] not in by_close:
+            by_close[row["close_id"]] = await journal.attempts(row["close_id"])
+        unwound = sum(
+            (
+                a.filled_qty
+                for a in by_close[row["close_id"]]
+                if a.purpose == "unwind" and a.hedge_id == row["id"]
+            ),
+            ZERO,
+        )
+        if unwound == row["unwound_qty"]:
+            continue
+        state = "CLOSED" if unwound >= row["quantity"] else "UNWINDING"
+        await journal.update_hedge(row["id"], unwound_qty=unwound, state=state)
+        corrected.append(row["id"])
+    return corrected

@@ -258,3 +258,52 @@ def test_a_perp_short_its_hedges_do_not_book_is_found() -> None:
     assert details == ["close cl_1: its hedges book 0 short, the venues show 1 hedged"]
     booked = replace(hedged, hedges=[{**hedge, "quantity": D(1)}])
     assert check(booked, [venue]) == []
+
+
+def test_unwinds_are_booked_and_never_exceed_the_hedge() -> None:
+    journal, ledger = _consistent()
+    hedge = {"close_id": "cl_1", "venue": "alpha", "quantity": D(1), "unwound_qty": D(0)}
+
+    def perp(order_id: int, client_id: str, qty: Decimal) -> tuple[Order, Trade]:
+        order = replace(_order(order_id, client_id, qty), market="linear")
+        return order, replace(_trade(order_id * 10, order_id, qty), market="linear")
+
+    (short, short_trade), (back, back_trade) = perp(2, "h1", D(1)), perp(3, "u1", D("0.4"))
+    unwound = replace(
+        journal,
+        closes=[_close(requested_qty=D(3), outcome="HEDGED", hedged_qty=D(1))],
+        attempts=[
+            *journal.attempts,
+            _attempt("h1", D(1), purpose="hedge", market="linear", hedge_id=1),
+            _attempt("u1", D("0.4"), purpose="unwind", market="linear", hedge_id=1, side="buy"),
+        ],
+        fills=[
+            *journal.fills,
+            replace(_fill(20, D(1), "h1"), market="linear"),
+            replace(_fill(30, D("0.4"), "u1"), market="linear", side="buy"),
+        ],
+        hedges=[hedge],
+    )
+    venue = replace(
+        ledger,
+        orders=[*ledger.orders, short, back],
+        trades=[*ledger.trades, short_trade, back_trade],
+    )
+    details = [v.detail for v in check(unwound, [venue])]
+    assert details == ["close cl_1: its hedges book 0 unwound, the venues show 0.4 bought back"]
+    booked = replace(unwound, hedges=[{**hedge, "unwound_qty": D("0.4")}])
+    assert check(booked, [venue]) == []
+
+    (more, more_trade) = perp(4, "u2", D(1))
+    over = replace(
+        booked,
+        attempts=[
+            *booked.attempts,
+            _attempt("u2", D(1), purpose="unwind", market="linear", hedge_id=1, side="buy"),
+        ],
+        fills=[*booked.fills, replace(_fill(40, D(1), "u2"), market="linear", side="buy")],
+        hedges=[{**hedge, "unwound_qty": D("1.4")}],
+    )
+    venue_over = replace(venue, orders=[*venue.orders, more], trades=[*venue.trades, more_trade])
+    details = [v.detail for v in check(over, [venue_over])]
+    assert details == ["close cl_1: the venues show 1.4 bought back of a 1 hedge"]

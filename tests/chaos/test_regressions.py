@@ -21,6 +21,13 @@ such an attempt open for reconciliation); the seeds replay it deterministically.
 an executed order whose trades cannot be read is answered as in doubt, and the engine
 looks it up (order and trades) until it is known.
 
+Crash runs that unwind the hedge (``router chaos --crashes``) found a router killed
+while buying a hedge back: the restarted router never booked the buy-back on the hedge
+row (and could have bought back again). Fixed: every keeper pass (and every unwind)
+books on each open hedge what its unwind orders bought back
+(``router.journal.recovery.sync_unwinds``), and an unwind leaves what is still in doubt
+alone; replayed in process below.
+
 ``router chaos --runs 250 --seed 1000`` found storm seed 1122: a spot order timed out
 after the venue accepted it (``-1007``), its lookups failed (outage, garbled bodies),
 and the close finished ``DONE`` / ``STRANDED`` naming 0.0008 BTC "still in doubt" — but
@@ -35,6 +42,7 @@ again once their venue answers, journals their fills and restates the close.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from contextlib import AsyncExitStack
 from decimal import Decimal
 from pathlib import Path
@@ -44,61 +52,100 @@ import pytest
 
 from router.chaos.invariants import check_world
 from router.chaos.storm import run_storm
-from router.chaos.world import build_world, three_venues
+from router.chaos.world import ChaosWorld, build_world, three_venues
 from router.engine.engine import Engine
 from router.engine.request import CloseRequest
 from router.journal.repository import Journal
 from router.sim.scenario import FaultSpec
+from router.venues.adapter import VenueAdapter
 
 STAGES = [{"at_s": 0, "depth": 1, "spread_bps": 2}]
+
+
+async def _spot_refused_world(stack: AsyncExitStack, tmp_path: Path) -> tuple[ChaosWorld, str]:
+    """Three calm venues whose spot orders are all refused, so closes hedge; its journal
+    URL."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'journal.db'}"
+    world = await build_world(stack, three_venues(STAGES), tls_dir=tmp_path, journal_url=url)
+    for name in world.adapters:
+        world.venue(name).faults.add(
+            FaultSpec(kind="insufficient_balance", endpoint="POST /api/v3/order")
+        )
+    return world, url
+
+
+async def _killed_after_a_perp_send(adapter: VenueAdapter, work: Awaitable[Any]) -> None:
+    """Run ``work`` until ``adapter`` has sent a perp order, then stop it dead, as a
+    SIGKILL would: the venue has the order, the journal never hears its answer."""
+    place = adapter.place_order
+    sent = asyncio.Event()
+
+    async def place_then_die(symbol: str, *args: Any, **kwargs: Any) -> Any:
+        answer = await place(symbol, *args, **kwargs)
+        if ":" in symbol:
+            sent.set()
+            await asyncio.Event().wait()
+        return answer
+
+    adapter.place_order = place_then_die  # type: ignore[method-assign]
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.wait_for(sent.wait(), 60)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        adapter.place_order = place  # type: ignore[method-assign]
+
+
+def _sell(quantity: Decimal, key: str) -> CloseRequest:
+    return CloseRequest(
+        symbol="BTC", side="sell", quantity=quantity, urgency=Decimal("0.9"), idempotency_key=key
+    )
+
+
+async def _restarted(stack: AsyncExitStack, world: ChaosWorld, url: str) -> Engine:
+    """The router restarted on the same journal (same owner) and venues."""
+    journal = await Journal.open(url, owner=world.journal.owner)
+    stack.push_async_callback(journal.close)
+    return Engine(
+        journal, world.adapters, world.health, world.engine.policy, pacing=world.engine.pacing
+    )
 
 
 async def test_a_router_killed_while_hedging_does_not_hedge_twice_on_restart(
     tmp_path: Path,
 ) -> None:
     async with AsyncExitStack() as stack:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'journal.db'}"
-        world = await build_world(stack, three_venues(STAGES), tls_dir=tmp_path, journal_url=url)
-        for name in world.adapters:
-            world.venue(name).faults.add(
-                FaultSpec(kind="insufficient_balance", endpoint="POST /api/v3/order")
-            )
-        hedge_sent = asyncio.Event()
-        alpha = world.adapters["alpha"]
-        place = alpha.place_order
-
-        async def place_then_die(symbol: str, *args: Any, **kwargs: Any) -> Any:
-            result = await place(symbol, *args, **kwargs)
-            if ":" in symbol:
-                hedge_sent.set()
-                await asyncio.Event().wait()
-            return result
-
-        alpha.place_order = place_then_die  # type: ignore[method-assign]
-        request = CloseRequest(
-            symbol="BTC",
-            side="sell",
-            quantity=Decimal(5),
-            urgency=Decimal("0.9"),
-            idempotency_key="killed-while-hedging",
-        )
-        close = asyncio.create_task(world.engine.close(request))
-        await asyncio.wait_for(hedge_sent.wait(), 60)
-        close.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await close
-        alpha.place_order = place  # type: ignore[method-assign]
-        restarted = await Journal.open(url, owner=world.journal.owner)
-        stack.push_async_callback(restarted.close)
-        engine = Engine(
-            restarted,
-            world.adapters,
-            world.health,
-            world.engine.policy,
-            pacing=world.engine.pacing,
-        )
+        world, url = await _spot_refused_world(stack, tmp_path)
+        request = _sell(Decimal(5), "killed-while-hedging")
+        await _killed_after_a_perp_send(world.adapters["alpha"], world.engine.close(request))
+        engine = await _restarted(stack, world, url)
+        restarted = engine.journal
         [result] = await engine.resume()
         assert result.outcome in ("FLAT", "HEDGED")
+        violations = await check_world(restarted, world.venues(), world.initial)
+        assert violations == [], "\n".join(str(v) for v in violations)
+
+
+async def test_a_router_killed_while_unwinding_books_the_buy_back_on_restart(
+    tmp_path: Path,
+) -> None:
+    async with AsyncExitStack() as stack:
+        world, url = await _spot_refused_world(stack, tmp_path)
+        request = _sell(Decimal(2), "killed-while-unwinding")
+        result = await world.engine.close(request)
+        assert result.outcome == "HEDGED"
+        [hedge] = [h for h in await world.journal.hedges(open_only=True) if h["quantity"] > 0]
+        adapter = world.adapters[hedge["venue"]]
+        await _killed_after_a_perp_send(adapter, world.engine.unwind(hedge["id"]))
+
+        engine = await _restarted(stack, world, url)
+        restarted = engine.journal
+        assert await engine.reconcile() == []
+        assert await engine.unwind(hedge["id"]) == 0
+        [row] = [h for h in await restarted.hedges() if h["id"] == hedge["id"]]
+        assert (row["unwound_qty"], row["state"]) == (hedge["quantity"], "CLOSED")
         violations = await check_world(restarted, world.venues(), world.initial)
         assert violations == [], "\n".join(str(v) for v in violations)
 
