@@ -177,14 +177,21 @@ async def ensure_schema(engine: AsyncEngine) -> None:
 
     Refuses, rather than guessing what their schema is, a database migrated by a newer
     router (a revision this one does not know) and one whose journal tables were created
-    without Alembic.
+    without Alembic. The check and the upgrade run under the migration lock, so routers
+    starting together on an empty database migrate it once, one after the other.
     """
-    revision = await current(engine)
+    if await current(engine) == head_revision():
+        return
+    async with migration_connection(engine) as conn:
+        await conn.run_sync(_upgrade_to_head)
+
+
+def _upgrade_to_head(connection: Connection) -> None:
+    revision = _current_revision(connection)
     if revision == head_revision():
         return
     if revision is None:
-        async with engine.connect() as conn:
-            present = await conn.run_sync(_journal_tables_present)
+        present = _journal_tables_present(connection)
         if present:
             raise MigrationError(
                 f"journal tables exist ({', '.join(present)}) but Alembic has never "
@@ -196,4 +203,4 @@ async def ensure_schema(engine: AsyncEngine) -> None:
             f"the journal's schema is at revision {revision!r}, unknown to this router "
             "(migrated by a newer version?)"
         )
-    await upgrade(engine)
+    _run_command(connection, command.upgrade, "head")

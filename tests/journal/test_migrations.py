@@ -177,6 +177,28 @@ async def test_ensure_schema_from_two_engines_at_once(db_url: str) -> None:
         await second.dispose()
 
 
+async def test_ensure_schema_rechecks_under_the_lock(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A router that read "never migrated" just before another one committed the first
+    migration (chaos takeover seed 57: both routers started on an empty database) finds
+    the schema at head under the migration lock instead of refusing the tables."""
+    first, second = make_engine(db_url), make_engine(db_url)
+    try:
+        await ensure_schema(first)
+
+        async def read_before_the_other_committed(_: AsyncEngine) -> None:
+            return None
+
+        monkeypatch.setattr(migrate, "current", read_before_the_other_committed)
+        await ensure_schema(second)
+        monkeypatch.undo()
+        assert await current(second) == head_revision()
+    finally:
+        await first.dispose()
+        await second.dispose()
+
+
 async def test_ensure_schema_refuses_tables_created_without_alembic(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
