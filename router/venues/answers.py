@@ -37,9 +37,26 @@ def order_state(order: Mapping[str, Any]) -> OrderState | None:
     return _STATES.get(status) if isinstance(status, str) else None
 
 
+RAW_FILLED_KEYS = ("executedQty", "accFillSz", "cumExecQty")
+"""Where the venues' own answers (ccxt's ``info``) state the executed quantity: Binance
+spot and USD-M, OKX, Bybit."""
+
+
 def _unsized(order: Mapping[str, Any], state: OrderState | None) -> bool:
-    """Whether a filled order does not say how much filled: ccxt reads a missing or null
-    quantity as 0, and an order cannot be FILLED with nothing filled."""
+    """Whether an order that may have traded does not say how much: ccxt reads a
+    missing, null or garbled executed quantity as 0 (an expired IOC order would then
+    pass for one that sold nothing), and an order cannot be FILLED with nothing filled."""
+    if state is None or state is OrderState.REJECTED:
+        return False
+    info = order.get("info")
+    if isinstance(info, Mapping):
+        for key in RAW_FILLED_KEYS:
+            if key in info:
+                try:
+                    if decimal(info[key], key) < 0:
+                        return True
+                except BadVenueData:
+                    return True
     if state is not OrderState.FILLED:
         return False
     filled = optional_decimal(order.get("filled"), "filled")
@@ -59,7 +76,7 @@ def venue_order(
             f"(id={order_id!r}, status={order.get('status')!r})"
         )
     if _unsized(order, state):
-        raise BadVenueData(f"order {client_order_id}: FILLED without a filled quantity")
+        raise BadVenueData(f"order {client_order_id}: {state} without a usable executed quantity")
     answered = order.get("clientOrderId")
     if check_client_id and answered is not None and answered != client_order_id:
         raise BadVenueData(f"asked for order {client_order_id}, the venue answered {answered}")

@@ -21,6 +21,14 @@ such an attempt open for reconciliation); the seeds replay it deterministically.
 an executed order whose trades cannot be read is answered as in doubt, and the engine
 looks it up (order and trades) until it is known.
 
+``router chaos --runs 1000 --seed 0`` (with venues answering nonsense) found storm seed
+74: an order in doubt after an outage was looked up while the venue nulled its
+quantities; ccxt reads a null ``executedQty`` as 0, so the partly filled IOC order read
+as EXPIRED with nothing sold, the close sold that quantity again and hedged past the
+position (``oversell``, ``fills``, ``outcome``). Fixed: an order answer whose executed
+quantity is missing or garbled in the venue's own answer is bad venue data (the order
+stays in doubt and is looked up again).
+
 Crash runs that unwind the hedge (``router chaos --crashes``) found a router killed
 while buying a hedge back: the restarted router never booked the buy-back on the hedge
 row (and could have bought back again). Fixed: every keeper pass (and every unwind)
@@ -160,4 +168,10 @@ async def test_storm_seed_journals_every_hedge_fill(seed: int, tmp_path: Path) -
 async def test_storm_seed_1122_reconciles_an_order_left_in_doubt(tmp_path: Path) -> None:
     report = await run_storm(1122, tmp_path, nonsense=False)
     assert report.injected.get("timeout_after_accept", 0) > 0
+    assert report.violations == []
+
+
+async def test_storm_seed_74_never_reads_a_nulled_quantity_as_unfilled(tmp_path: Path) -> None:
+    report = await run_storm(74, tmp_path)
+    assert report.injected.get("nonsense", 0) > 0
     assert report.violations == []

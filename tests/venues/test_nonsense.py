@@ -128,6 +128,24 @@ async def test_nonsense_lookup_is_lookup_failed(
     assert isinstance(raised.value.__cause__, VenueError)
 
 
+async def test_an_expired_order_without_its_executed_quantity_is_not_read_as_unfilled(
+    alpha: VenueAdapter, venue: SimVenue
+) -> None:
+    """Storm seed 74: a partly filled IOC order (EXPIRED) looked up with its quantities
+    nulled read as EXPIRED with nothing filled (ccxt makes a null ``executedQty`` 0),
+    so the close sold the same quantity again and hedged past the position."""
+    venue.faults.add(
+        fault(kind="partial_fill", endpoint="POST /api/v3/order", fill_ratio="0.5", count=1)
+    )
+    placed = await alpha.place_order(
+        SPOT, "sell", Decimal("0.2"), client_order_id="half-1", limit_price=None
+    )
+    assert (placed.state, placed.filled) == (OrderState.EXPIRED, Decimal("0.1"))
+    venue.faults.add(fault(kind="nonsense", variant="null_numbers", endpoint="GET /api/v3/order"))
+    with pytest.raises(LookupFailed, match="without a usable executed quantity"):
+        await alpha.order_by_client_id("alpha", "spot", SPOT, "half-1")
+
+
 async def _venue_events(world: Any) -> list[tuple[str, str, str]]:
     async with world.journal.engine.connect() as conn:
         rows = await conn.execute(select(VenueEvent.venue, VenueEvent.kind, VenueEvent.detail))
