@@ -117,7 +117,7 @@ def postgres_database() -> Iterator[str]:
         run_in_thread(drop)
 
 
-def _empty_postgres_schema(database: str) -> None:
+def empty_postgres_schema(database: str) -> None:
     async def reset() -> None:
         connection = await _pg_connect(database)
         try:
@@ -135,7 +135,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite+aiosqlite:///{tmp_path}/journal.db"
     require_postgres()
     url: str = request.getfixturevalue("postgres_database")
-    _empty_postgres_schema(url.rsplit("/", 1)[1])
+    empty_postgres_schema(url.rsplit("/", 1)[1])
     return url
 
 

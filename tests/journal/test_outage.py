@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from decimal import Decimal
 
 import asyncpg
@@ -15,7 +16,7 @@ from router.journal.outage import is_outage
 from router.journal.records import AttemptIntent, NewClose
 from router.journal.repository import Journal, OutcomeUpdate
 from router.journal.writer import GroupCommitWriter
-from tests.journal.conftest import PG_HOST, PG_PORT, PG_USER
+from tests.journal.conftest import PG_HOST, PG_PORT, PG_USER, empty_postgres_schema
 
 D = Decimal
 
@@ -43,20 +44,22 @@ async def _terminate_other_sessions(database: str) -> int:
     return len(rows)
 
 
-async def test_writes_and_reads_survive_dropped_connections(db_url: str) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("SQLite has no server connection to lose")
+async def test_writes_and_reads_survive_dropped_connections(postgres_database: str) -> None:
+    """PostgreSQL only: SQLite has no server connection to lose."""
+    db_url = postgres_database
+    empty_postgres_schema(db_url.rsplit("/", 1)[1])
     journal = await Journal.open(db_url)
     try:
         close, _ = await journal.create_close(
-            NewClose("outage", "BTCUSDT", "sell", D(1), {"quantity": "1"})
+            NewClose(f"outage-{uuid.uuid4().hex}", "BTCUSDT", "sell", D(1), {"quantity": "1"})
         )
         assert await journal.get_close(close.id) is not None  # a pooled read connection
         assert await _terminate_other_sessions(db_url.rsplit("/", 1)[1]) >= 1
+        client_id = f"c-{uuid.uuid4().hex[:12]}"
         await journal.record_intent(
-            AttemptIntent("c-1", close.id, 1, 0, "alpha", "spot", "BTCUSDT", "sell", D(1), D(1))
+            AttemptIntent(client_id, close.id, 1, 0, "alpha", "spot", "BTCUSDT", "sell", D(1), D(1))
         )
-        await journal.record_outcome("c-1", OutcomeUpdate(OrderState.SENT))
+        await journal.record_outcome(client_id, OutcomeUpdate(OrderState.SENT))
         assert await _terminate_other_sessions(db_url.rsplit("/", 1)[1]) >= 1
         [attempt] = await journal.attempts(close.id)
         assert attempt.state is OrderState.SENT
