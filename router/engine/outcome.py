@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from router.core.position import PositionFigures
+from router.journal.holdings import position_figures
 from router.journal.repository import Journal
 
 ZERO = Decimal(0)
@@ -42,10 +45,30 @@ class CloseResult:
     venues: dict[str, VenueBreakdown] = field(default_factory=dict)
     hedge_price: Decimal | None = None
     """Average price of the perpetual hedge's fills (``None`` without a hedge)."""
+    position: PositionFigures | None = None
+    """Per venue: held at start, sold, hedged on its behalf, residual and why."""
 
     def as_json(self) -> dict[str, Any]:
         def text(value: Decimal | None) -> str | None:
             return None if value is None else format(value.normalize(), "f")
+
+        position = None
+        if self.position is not None:
+            position = {
+                "venues": {
+                    v.venue: {
+                        "held": text(v.held),
+                        "sold": text(v.sold),
+                        "hedged": text(v.hedged),
+                        "residual": text(v.residual),
+                        "kept": text(v.kept),
+                        "why": v.why,
+                    }
+                    for v in self.position.venues
+                },
+                "unknown": list(self.position.unknown),
+                "unattributed": text(self.position.unattributed),
+            }
 
         return {
             "close_id": self.close_id,
@@ -77,6 +100,7 @@ class CloseResult:
             },
             "attempts": self.attempts,
             "fills": self.fills,
+            "position": position,
         }
 
 
@@ -94,30 +118,56 @@ class CloseFigures:
         return self.quantity - self.filled - self.hedged
 
 
+def _named(venues: Mapping[str, str]) -> str:
+    return "; ".join(f"{name}: {why}" for name, why in sorted(venues.items()))
+
+
 def state_outcome(
-    figures: CloseFigures, why: str, *, symbol: str, perp_lot: Decimal | None
+    figures: CloseFigures,
+    why: str,
+    *,
+    symbol: str,
+    perp_lot: Decimal | None,
+    unknown: Mapping[str, str] | None = None,
+    stuck: Mapping[str, str] | None = None,
 ) -> tuple[str, str]:
     """FLAT, HEDGED or STRANDED, with the reason; a residual is always named.
+
+    FLAT only when every unit was sold, HEDGED only when the rest is covered by perp
+    shorts. ``unknown`` names the venues whose holdings could never be read (a close of
+    everything held is then STRANDED: nobody can say it is flat); ``stuck`` the venues
+    that could not trade when the close ended, whose holdings a hedge covered or that
+    remain as the residual.
 
     A hedge covers the residual up to less than one perp lot (``perp_lot``, the smallest
     among the venues that could hedge): that dust cannot be hedged on any venue (nor
     sold, or spot would have sold it) and is reported as the residual of a HEDGED close.
     """
     residual, hedged, in_doubt = figures.residual, figures.hedged, figures.in_doubt
-    if residual <= 0:
-        if hedged == 0:
-            return "FLAT", "sold in spot"
-        return "HEDGED", f"spot: {why}; the rest is covered by a perp short"
-    if hedged > 0 and in_doubt == 0 and perp_lot is not None and residual < perp_lot:
-        return "HEDGED", (
-            f"spot: {why}; {hedged} covered by a perp short; {residual} "
-            f"{symbol} of dust below the smallest perp lot ({perp_lot}) remains"
-        )
-    parts = [f"residual {residual} {symbol} not closed: {why}"]
+    unknown = unknown or {}
+    stuck = stuck or {}
+    where = f" (held on venues that could not trade: {_named(stuck)})" if stuck else ""
+    if not unknown:
+        if residual <= 0:
+            if hedged == 0:
+                return "FLAT", "sold in spot"
+            return "HEDGED", f"spot: {why}; the rest is covered by a perp short{where}"
+        if hedged > 0 and in_doubt == 0 and perp_lot is not None and residual < perp_lot:
+            return "HEDGED", (
+                f"spot: {why}; {hedged} covered by a perp short{where}; {residual} "
+                f"{symbol} of dust below the smallest perp lot ({perp_lot}) remains"
+            )
+    parts = []
+    if unknown:
+        parts.append(f"holdings unknown on {_named(unknown)}")
+    if residual > 0:
+        parts.append(f"residual {residual} {symbol} not closed: {why}{where}")
     if in_doubt > 0:
         parts.append(f"{in_doubt} still in doubt on a venue that cannot be reached")
     if hedged > 0:
         parts.append(f"{hedged} hedged with a perp short")
+    if residual <= 0 and not unknown:
+        parts.append(f"spot: {why}")
     return "STRANDED", "; ".join(parts)
 
 
@@ -187,4 +237,5 @@ async def summarize(
         fills=len(all_fills),
         venues=venues,
         hedge_price=hedge_gross / hedge_qty if hedge_qty else None,
+        position=await position_figures(journal, close),
     )

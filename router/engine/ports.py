@@ -15,6 +15,16 @@ FailureKind = Literal["outage", "rate_limit", "timeout", "error"]
 class VenuePort(Protocol):
     name: str
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the venue's markets are loaded (a venue still loading lists nothing)."""
+        ...
+
+    @property
+    def load_error(self) -> str | None:
+        """Why the markets could not be loaded yet (``None`` once loaded)."""
+        ...
+
     def market(self, symbol: str) -> MarketInfo: ...
 
     async def order_book(self, symbol: str, depth: int = 100) -> BookView: ...
@@ -57,6 +67,8 @@ class CircuitChangePort(Protocol):
 
 
 class HealthPort(Protocol):
+    last_error: str | None
+
     def allow(self) -> bool: ...
 
     def changes(self) -> Sequence[CircuitChangePort]: ...

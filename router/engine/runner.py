@@ -26,6 +26,7 @@ from router.engine.netting import NettingDesk, NettingEntry
 from router.engine.outcome import CloseFigures, CloseResult, state_outcome, summarize
 from router.engine.pacing import Pacing
 from router.engine.ports import HealthPort, VenuePort, lists
+from router.engine.position import Position, VenueRead, describe, read_venue
 from router.engine.progress import (
     CloseFacts,
     Phase,
@@ -42,8 +43,8 @@ from router.engine.waves import (
     book_levels,
     consolidated_touch,
     failure_kind,
-    inventory_for,
 )
+from router.journal.holdings import holdings, mark_left, record_covers, sold_by_venue
 from router.journal.records import CloseView, NewClose
 from router.journal.repository import Journal
 
@@ -76,6 +77,15 @@ class CloseRunner:
     """Whether a wave may stop spot for a better-paying perpetual (off once it fell short)."""
     lease: CloseLease | None = None
     """This router's hold on the close while it runs (see :mod:`router.engine.lease`)."""
+    position: Position | None = None
+    """What every configured venue holds for the close (see :mod:`router.engine.position`)."""
+    quantity: Decimal = ZERO
+    """The close's quantity; grows when a venue whose holdings were unknown joins a close
+    of everything held."""
+    covered: Decimal = ZERO
+    """Of the quantity, what spot need not sell: hedged (before and in this run) or in
+    doubt on a hedge order."""
+    started: float = 0.0
 
     @property
     def side(self) -> Side:
@@ -89,39 +99,93 @@ class CloseRunner:
             if n in self.venues and (not spot or self.refusals.get(n, 0) < MAX_REFUSALS)
         ]
 
-    async def _states(self, symbol: str, asset_side: Side) -> list[VenueState]:
-        """Books and inventories of the healthy venues listing ``symbol``."""
-        names = [
-            n for n in self._names() if self.health[n].allow() and lists(self.venues[n], symbol)
-        ]
-        gathered = await asyncio.gather(
-            *(self._state(n, symbol, asset_side) for n in names), return_exceptions=True
-        )
-        states: list[VenueState] = []
-        for name, got in zip(names, gathered, strict=True):
-            if isinstance(got, BaseException):
-                self.health[name].record_failure(failure_kind(got))
-                await self.journal.record_venue_event(
-                    venue=name, kind="read_failed", detail=f"{type(got).__name__}: {got}"[:500]
+    def _configured(self) -> list[str]:
+        names = self.request.venues or list(self.venues)
+        return [n for n in names if n in self.venues]
+
+    def _asset(self) -> str:
+        return self.request.symbol if self.side is Side.SELL else self.request.quote
+
+    async def _reads(self) -> list[VenueRead]:
+        """One round of reads of the configured venues (see :func:`read_venue`); read
+        failures are journaled and counted against the venue's circuit.
+
+        A venue whose holdings are unknown is asked again only when its backoff allows
+        (:meth:`Position.due`), and then even while its circuit is open: without its
+        holdings nobody can say what the position is.
+        """
+        position = self.position
+        now = self.pacing.monotonic()
+        names = self._configured()
+        skipped: list[VenueRead] = []
+        asked: list[str] = []
+        for name in names:
+            unknown = position is not None and position.held(name) is None
+            if position is not None and unknown and not position.due(name, now):
+                reason = position.unknown().get(name, "unknown")
+                skipped.append(VenueRead(name, None, None, reason))
+            else:
+                asked.append(name)
+        reads = await asyncio.gather(
+            *(
+                read_venue(
+                    n,
+                    self.venues[n],
+                    self.health[n],
+                    self.request.spot_symbol,
+                    self._asset(),
+                    self.side,
+                    refused=self._refused(n),
+                    need_balance=position is None or position.held(n) is None,
                 )
-                continue
-            self.health[name].record_success()
-            states.append(got)
-        return states
+                for n in asked
+            )
+        )
+        for read in reads:
+            if read.state is not None:
+                self.health[read.name].record_success()
+            resolving = position is not None and position.held(read.name) is None
+            for error in read.failures:
+                # Reads of unknown holdings keep their own backoff; their failures alone
+                # do not shut the venue's trading circuit.
+                if not (resolving and read.balance_failed and len(read.failures) == 1):
+                    self.health[read.name].record_failure(failure_kind(error))
+            if read.held is None and position is not None:
+                position.missed(read.name, now)
+            if read.failures:
+                await self.journal.record_venue_event(
+                    venue=read.name,
+                    kind="read_failed",
+                    detail=describe(read.failures[0])[:500],
+                    close_id=position.close_id if position else None,
+                )
+        return [*reads, *skipped]
 
-    async def _state(self, name: str, symbol: str, side: Side) -> VenueState:
-        venue = self.venues[name]
-        market = venue.market(symbol)
-        asset = market.base if side is Side.SELL else market.quote
-        view, balance = await asyncio.gather(venue.order_book(symbol), venue.free_balance(asset))
-        touch = view.book.best_ask if side is Side.BUY else view.book.best_bid
-        inventory = inventory_for(side, balance, touch, market.taker_fee, market.lot_step)
-        return VenueState(name, market, view, inventory)
+    def _refused(self, name: str) -> str | None:
+        if self.refusals.get(name, 0) >= MAX_REFUSALS:
+            return "refused the close's orders twice"
+        return None
 
-    async def _quantity(self, states: list[VenueState]) -> Decimal:
-        if self.request.quantity != "all":
-            return self.request.quantity
-        return sum((s.inventory for s in states), ZERO)
+    async def _states(self) -> list[VenueState]:
+        """Books and inventories of the venues that can trade now; unknown holdings
+        that become known join the close."""
+        reads = await self._reads()
+        assert self.position is not None
+        joined = await self.position.update(reads)
+        if joined > 0 and self.position.close_id is not None:
+            self.quantity += joined
+            await self.journal.update_close(self.position.close_id, requested_qty=self.quantity)
+        return [r.state for r in reads if r.state is not None]
+
+    def _resolving(self, deadline: float | None) -> bool:
+        """Whether unknown holdings are still worth waiting for."""
+        assert self.position is not None
+        if not self.position.unknown():
+            return False
+        limit = self.started + self.pacing.resolve_within_s
+        if deadline is not None:
+            limit = min(limit, deadline)
+        return self.pacing.monotonic() < limit
 
     async def run(self) -> CloseResult:
         """Run the close; a close arriving together with an opposite one nets against it.
@@ -139,11 +203,21 @@ class CloseRunner:
 
     async def _run(self, entry: NettingEntry) -> CloseResult:
         request = self.request
-        spot = request.spot_symbol
-        started = self.pacing.monotonic()
-        states = await self._states(spot, self.side)
+        started = self.started = self.pacing.monotonic()
+        reads = await self._reads()
+        position = self.position = Position(self.journal, self.side, request.quantity == "all")
+        position.start(reads)
+        for read in reads:
+            if read.held is None:
+                position.missed(read.name, started)
+        states = [r.state for r in reads if r.state is not None]
         reference, arrival_mid = consolidated_touch([s.view.book for s in states], self.side)
-        quantity = await self._quantity(states)
+        if request.quantity == "all":
+            quantity = position.known
+        else:
+            quantity = request.quantity
+            if await self.journal.close_by_key(request.idempotency_key) is None:
+                position.check(quantity, request.symbol)
         close, created = await self.journal.create_close(
             NewClose(
                 idempotency_key=request.idempotency_key,
@@ -155,7 +229,9 @@ class CloseRunner:
                 lease=self.pacing.lease,
             )
         )
-        if not created:
+        if created:
+            await position.journal_start(close.id, self._asset())
+        else:
             if close.outcome is not None or not await self.journal.claim(
                 close.id, self.pacing.lease
             ):
@@ -163,13 +239,17 @@ class CloseRunner:
                     self.journal, close.id, arrival_mid, self.pacing.monotonic() - started
                 )
             quantity = close.requested_qty
+            journaled = await holdings(self.journal, close.id)
+            if journaled:
+                position.adopt(close.id, journaled)
+            else:
+                await position.journal_start(close.id, self._asset())
+        self.quantity = quantity
         self.lease = CloseLease(
             self.journal, close.id, self.pacing.lease, self.pacing.wall, self.pacing.lease_sleep
         )
         async with self.lease.kept():
-            return await self._owned(
-                close, entry, quantity, states, reference, arrival_mid, started
-            )
+            return await self._owned(close, entry, states, reference, arrival_mid, started)
 
     async def _hold(self) -> None:
         assert self.lease is not None
@@ -182,14 +262,12 @@ class CloseRunner:
         self,
         close: CloseView,
         entry: NettingEntry,
-        quantity: Decimal,
         states: list[VenueState],
         reference: Decimal | None,
         arrival_mid: Decimal | None,
         started: float,
     ) -> CloseResult:
         request = self.request
-        spot = request.spot_symbol
         await self.journal.update_close(close.id, state="RUNNING")
         deadline = self._deadline(started)
         attempts = await self.journal.attempts(close.id)
@@ -197,39 +275,66 @@ class CloseRunner:
         # A close resumed after a crash may already hold hedge legs: never hedge twice.
         prior, hedge_doubt = await hedged_before(self.journal, attempts)
         prior = max(prior, close.hedged_qty)
-        spot_quantity = quantity - prior - hedge_doubt
+        self.covered = prior + hedge_doubt
         entry.close_id = close.id
-        progress = await self._spot_waves(
-            close, spot_quantity, reference, deadline, states, progress, entry
-        )
-        remaining = spot_quantity - progress.filled - progress.in_doubt
+        progress = await self._spot_waves(close, reference, deadline, states, progress, entry)
         hedged = prior
         await self._hold()
-        if remaining > 0 and request.allow_hedge and not progress.cancelled:
+        if self._remaining(progress) > 0 and request.allow_hedge and not progress.cancelled:
             self._report(close, progress, "hedge", hedged)
-            hedged += await open_hedge(self._hedge_plan(close.id, progress.wave + 1), remaining)
-            left = spot_quantity - progress.filled - progress.in_doubt - (hedged - prior)
-            if progress.hedge_chosen and left > 0:
+            opened = await open_hedge(
+                self._hedge_plan(close.id, progress.wave + 1), self._remaining(progress)
+            )
+            hedged += opened
+            self.covered += opened
+            if progress.hedge_chosen and self._remaining(progress) > 0:
                 # The perpetual took less than its books promised: the rest goes back to
                 # spot, without the hedge choice this time.
                 self.hedge_choice = False
                 progress.hedge_chosen = False
-                states = await self._states(spot, self.side)
+                states = await self._states()
                 progress = await self._spot_waves(
-                    close,
-                    spot_quantity - (hedged - prior),
-                    reference,
-                    deadline,
-                    states,
-                    progress,
-                    entry,
+                    close, reference, deadline, states, progress, entry
                 )
         progress.in_doubt += hedge_doubt
-        residual = quantity - progress.filled - hedged
-        outcome, reason = self._outcome(
-            quantity, progress.filled, hedged, progress.in_doubt, progress.why
-        )
         await self._hold()
+        return await self._finish(close, progress, hedged, arrival_mid, started)
+
+    def _remaining(self, progress: SpotTally) -> Decimal:
+        """What spot still has to sell: the quantity less what is sold, in doubt or covered."""
+        return self.quantity - self.covered - progress.filled - progress.in_doubt
+
+    async def _finish(
+        self,
+        close: CloseView,
+        progress: SpotTally,
+        hedged: Decimal,
+        arrival_mid: Decimal | None,
+        started: float,
+    ) -> CloseResult:
+        """Name why each venue kept what it kept, state the outcome, book the hedges' covers."""
+        assert self.position is not None
+        position = self.position
+        sold = await sold_by_venue(self.journal, close.id)
+        left: dict[str, tuple[bool, str]] = {}
+        for name, holding in position.holdings.items():
+            if holding.held is None:
+                continue
+            problem = position.problems.get(name)
+            remainder = holding.held - sold.get(name, ZERO)
+            if remainder > 0:
+                left[name] = (problem is not None, problem or progress.why)
+        if left:
+            await mark_left(self.journal, close.id, left)
+        residual = self.quantity - progress.filled - hedged
+        outcome, reason = state_outcome(
+            CloseFigures(self.quantity, progress.filled, hedged, progress.in_doubt),
+            progress.why,
+            symbol=self.request.symbol,
+            perp_lot=self._perp_lot(),
+            unknown=position.unknown() if position.whole else {},
+            stuck={n: why for n, (stuck, why) in left.items() if stuck},
+        )
         await self.journal.finish_close(
             close.id,
             outcome,
@@ -238,6 +343,10 @@ class CloseRunner:
             residual_qty=residual,
             reason=reason,
         )
+        if hedged > 0:
+            finished = await self.journal.get_close(close.id)
+            assert finished is not None
+            await record_covers(self.journal, finished)
         self._report(close, progress, "done", hedged, outcome)
         return await summarize(
             self.journal, close.id, arrival_mid, self.pacing.monotonic() - started
@@ -268,16 +377,6 @@ class CloseRunner:
             if lists(self.venues[n], self.request.perp_symbol)
         ]
         return min(steps) if steps else None
-
-    def _outcome(
-        self, quantity: Decimal, filled: Decimal, hedged: Decimal, in_doubt: Decimal, why: str
-    ) -> tuple[str, str]:
-        return state_outcome(
-            CloseFigures(quantity, filled, hedged, in_doubt),
-            why,
-            symbol=self.request.symbol,
-            perp_lot=self._perp_lot(),
-        )
 
     def _tier_name(self, rung: int) -> str:
         tolerance = self.policy.tolerance(rung)
@@ -329,10 +428,22 @@ class CloseRunner:
         allowed = [i for i, t in enumerate(ladder) if t is not None and t <= limit]
         return max(allowed, default=0)
 
+    def _stuck_reason(self, tally: SpotTally) -> str:
+        """Why spot cannot sell what is left: the venues holding it cannot trade now."""
+        assert self.position is not None
+        position = self.position
+        remaining = {
+            n: (h.held or ZERO) - tally.by_venue.get(n, ZERO) for n, h in position.holdings.items()
+        }
+        stuck = position.stuck_on(remaining)
+        if not stuck:
+            return "no venue holding the rest can take an order"
+        named = "; ".join(f"{n}: {why}" for n, why in sorted(stuck.items()))
+        return f"the rest is held on venues that cannot trade now ({named})"
+
     async def _spot_waves(
         self,
         close: CloseView,
-        quantity: Decimal,
         reference: Decimal | None,
         deadline: float | None,
         states: list[VenueState],
@@ -341,7 +452,8 @@ class CloseRunner:
     ) -> SpotTally:
         policy = self.policy
         top = self._max_rung()
-        rung = progress.rung = min(policy.starting_rung(self.request.unrealized_pnl), top)
+        start = progress.rung = min(policy.starting_rung(self.request.unrealized_pnl), top)
+        rung = start
         escape_now = deadline is not None and deadline - self.pacing.monotonic() < float(
             policy.liquidity.escape_now_below_s
         )
@@ -359,14 +471,21 @@ class CloseRunner:
         stalled = 0
         batch = 0
         first = True
+        stuck_since: float | None = None
         self._report(close, progress, "spot", close.hedged_qty)
         while True:
             if progress.in_doubt > 0:
                 await settle_doubts(self.journal, waves, progress)
-            remaining = quantity - progress.filled - progress.in_doubt
+            remaining = self._remaining(progress)
             if remaining <= 0:
                 if progress.in_doubt and self._before(deadline):
                     await self.pacing.sleep(self.pacing.doubt_recheck_s)
+                    continue
+                if self._resolving(deadline):
+                    # Holdings still unknown somewhere: ask again; they may join the close.
+                    await self.pacing.sleep(self.pacing.retry_after_empty_s)
+                    states = await self._states()
+                    first = True
                     continue
                 progress.why = "orders still in doubt" if progress.in_doubt else "sold"
                 return progress
@@ -380,15 +499,19 @@ class CloseRunner:
             await self._hold()
             async with self.symbol_lock:
                 if not first:
-                    states = await self._states(self.request.spot_symbol, self.side)
+                    states = await self._states()
                 first = False
-                if not states:
-                    progress.why = "no healthy venue can take an order"
-                    stalled += 1
-                    if stalled >= STALL_WAVES:
+                remaining = self._remaining(progress)
+                sellable = _sellable(states)
+                if sellable <= 0 and remaining > 0:
+                    now = self.pacing.monotonic()
+                    stuck_since = now if stuck_since is None else stuck_since
+                    progress.why = self._stuck_reason(progress)
+                    if now - stuck_since >= self.pacing.stuck_grace_s:
                         return progress
                     await self.pacing.sleep(self.pacing.retry_after_empty_s)
                     continue
+                stuck_since = None
                 if reference is None:
                     reference, _ = consolidated_touch([s.view.book for s in states], self.side)
                 progress.wave += 1
@@ -407,6 +530,9 @@ class CloseRunner:
                     remaining -= netted
                     if remaining <= 0:
                         continue
+                # What the venues that can trade now hold is all a wave can sell; the
+                # rest waits for its venues (or is hedged).
+                remaining = min(remaining, sellable)
                 await self.journal.record_books(
                     close.id, progress.wave, [book_levels(s) for s in states]
                 )
@@ -421,7 +547,10 @@ class CloseRunner:
                     )
                     progress.hedge_chosen = True
                     return progress
-                pricing = schedule.pricing if batch < schedule.batches else "aggressive"
+                # Passive pricing is for the starting rung: a rung climbed because the
+                # touch did not fill prices by the ladder.
+                passive = batch < schedule.batches and rung == start
+                pricing = schedule.pricing if passive else "aggressive"
                 cap = progress.limit_price = self._cap(reference, rung, pricing, states)
                 target = remaining
                 at_once = pricing == "aggressive" and cheap_at_once(
@@ -512,6 +641,7 @@ class CloseRunner:
             touches = [
                 s.view.book.best_bid if self.side is Side.SELL else s.view.book.best_ask
                 for s in states
+                if s.inventory > 0
             ]
             known = [t for t in touches if t is not None]
             if known:
@@ -521,3 +651,14 @@ class CloseRunner:
         if self.side is Side.SELL:
             return reference * (ONE - tolerance)
         return reference * (ONE + tolerance)
+
+
+def _sellable(states: list[VenueState]) -> Decimal:
+    """What the venues that can trade now could sell at most: each inventory on its lot
+    grid, nothing where it is below the venue's minimum order."""
+    total = ZERO
+    for state in states:
+        lots = state.inventory.quantize(state.market.lot_step, rounding=ROUND_DOWN)
+        if lots >= state.market.min_qty and lots > 0:
+            total += lots
+    return total

@@ -177,5 +177,33 @@ class Hedge(Base):
     unwound_qty: Mapped[Decimal] = mapped_column(ExactDecimal(), default=ZERO)
     average_price: Mapped[Decimal | None] = mapped_column(ExactDecimal())
     state: Mapped[str] = mapped_column(String(16), index=True)
+    covers_json: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+    """Whose inventory the short covers: spot venue -> quantity (JSON, decimal strings)."""
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class Holding(Base):
+    """What one venue held of a close's asset when the close started (``held`` is
+    ``None`` while it is unknown, with the reason), and why any of it was left unsold.
+
+    A venue whose holdings could not be read at the start keeps its row unknown until a
+    read succeeds during the close; ``held`` is then what that read found (nothing of
+    the close was sold there before it).
+    """
+
+    __tablename__ = "holdings"
+    __table_args__ = (UniqueConstraint("close_id", "venue"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    close_id: Mapped[str] = mapped_column(ForeignKey("closes.id"), index=True)
+    venue: Mapped[str] = mapped_column(String(32))
+    asset: Mapped[str] = mapped_column(String(16))
+    held: Mapped[Decimal | None] = mapped_column(ExactDecimal())
+    unknown_reason: Mapped[str | None] = mapped_column(Text)
+    stuck: Mapped[bool] = mapped_column(default=False)
+    """Set when the close ended with this venue unable to sell (unreachable, refusing,
+    no bids): its unsold holdings are the first a hedge covers."""
+    left_reason: Mapped[str | None] = mapped_column(Text)
+    """Why what is left on this venue was not sold (set when the close ends)."""
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Select, Table, bindparam, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -51,6 +51,7 @@ CLOSES = cast(Table, Close.__table__)
 ATTEMPTS = cast(Table, Attempt.__table__)
 FILLS = cast(Table, Fill.__table__)
 HEDGES = cast(Table, Hedge.__table__)
+T = TypeVar("T")
 
 ZERO = Decimal(0)
 OPEN_CLOSE_STATES = ("ACCEPTED", "RUNNING", "NEEDS_OPERATOR")
@@ -177,6 +178,15 @@ class Journal:
                 raise
             return existing, False
 
+    async def write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``work`` in one committed transaction, riding out a database outage."""
+        result: T = await self._writer.call(work)
+        return result
+
+    async def read(self, query: Any) -> list[Any]:
+        """The rows of ``query``, riding out a database outage."""
+        return await self._rows(query)
+
     async def _rows(self, query: Any) -> list[Any]:
         async for attempt in ride_out(self._writer.outage_s):
             with attempt:
@@ -207,10 +217,12 @@ class Journal:
         filled_qty: Decimal | None = None,
         hedged_qty: Decimal | None = None,
         reason: str | None = None,
+        requested_qty: Decimal | None = None,
     ) -> None:
         now = self.clock()
         values: dict[str, Any] = {"updated_at": now}
         for key, value in (
+            ("requested_qty", requested_qty),
             ("state", state),
             ("reference_price", reference_price),
             ("filled_qty", filled_qty),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -131,7 +132,18 @@ class Stage(_Strict):
 
 
 class MarketFilters(_Strict):
-    """Exchange filters and fees of one market (spot or USD-M) on one venue."""
+    """Exchange filters and fees of one market (spot or USD-M) on one venue.
+
+    The limits must sit on their grids, as :mod:`router.sim.rules` enforces them:
+    ``min_price`` and ``max_price`` are multiples of ``tick_size`` (Binance checks
+    ``(price - minPrice) % tickSize == 0`` while ccxt rounds prices to multiples of the
+    tick from 0, so both hold only when ``minPrice`` is on the tick grid), the quantity
+    limits are multiples of their step, and every minimum is below its maximum.
+    A limit a table leaves out is fitted onto the table's grid instead (see
+    :func:`_fit_missing_limits`); one it sets explicitly is refused when off the grid.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     tick_size: PositiveDecimal = Decimal("0.01")
     step_size: PositiveDecimal = Decimal("0.00001")
@@ -151,10 +163,113 @@ class MarketFilters(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _price_grid_start(cls, data: object) -> object:
-        """Without an explicit ``min_price`` the price grid starts at one tick."""
-        if isinstance(data, dict) and "tick_size" in data and "min_price" not in data:
-            return {**data, "min_price": data["tick_size"]}
-        return data
+        """Without an explicit ``min_price`` the price grid starts at one tick; the other
+        limits left out are the defaults fitted onto the table's grid."""
+        if not isinstance(data, dict):
+            return data
+        if "tick_size" in data and "min_price" not in data:
+            data = {**data, "min_price": data["tick_size"]}
+        defaults = {name: field.default for name, field in cls.model_fields.items()}
+        return _fit_missing_limits(data, defaults)
+
+    # Fields are validated in declaration order, so ``info.data`` already holds the
+    # grids (declared first) when a limit is checked; a grid that failed is absent.
+
+    @field_validator("min_price", "max_price")
+    @classmethod
+    def _price_on_tick(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        _require_on_grid(info.field_name, value, "tick_size", info.data.get("tick_size"))
+        if info.field_name == "max_price":
+            low = info.data.get("min_price")
+            if low is not None and not low < value:
+                raise ValueError(f"max_price {value} is not above min_price {low}")
+        return value
+
+    @field_validator("min_qty", "max_qty")
+    @classmethod
+    def _qty_on_step(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        _require_on_grid(info.field_name, value, "step_size", info.data.get("step_size"))
+        if info.field_name == "max_qty":
+            low = info.data.get("min_qty")
+            if low is not None and low > value:
+                raise ValueError(f"max_qty {value} is below min_qty {low}")
+        return value
+
+    @field_validator("market_min_qty", "market_max_qty")
+    @classmethod
+    def _market_qty_on_step(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        """MARKET_LOT_SIZE: on ``market_step_size`` (``step_size`` when unset)."""
+        if value is None or "market_step_size" not in info.data:
+            return value
+        step_key = "market_step_size" if info.data["market_step_size"] else "step_size"
+        _require_on_grid(info.field_name, value, step_key, info.data.get(step_key))
+        if info.field_name == "market_max_qty":
+            low_key = "market_min_qty" if info.data.get("market_min_qty") else "min_qty"
+            low = info.data.get(low_key)
+            if low is not None and low > value:
+                raise ValueError(f"market_max_qty {value} is below {low_key} {low}")
+        return value
+
+
+def _require_on_grid(key: str | None, value: Decimal, grid_key: str, grid: object) -> None:
+    """Refuse ``value`` unless it is a whole multiple of ``grid`` (skipped if the grid is bad)."""
+    if not isinstance(grid, Decimal):
+        return
+    try:
+        on_grid = value % grid == 0
+    except InvalidOperation as exc:  # more grid steps than Decimal's 28 digits
+        raise ValueError(f"{grid_key} {grid} is too fine for {key} {value}") from exc
+    if not on_grid:
+        raise ValueError(f"{key} {value} is not a multiple of {grid_key} {grid}")
+
+
+_LIMIT_GRIDS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("min_price", ("tick_size",), ROUND_CEILING),
+    ("max_price", ("tick_size",), ROUND_FLOOR),
+    ("min_qty", ("step_size",), ROUND_CEILING),
+    ("max_qty", ("step_size",), ROUND_FLOOR),
+    ("market_max_qty", ("market_step_size", "step_size"), ROUND_FLOOR),
+)
+"""Each limit a table may leave out, its grid (the first one set) and how it is fitted."""
+
+
+def _as_decimal(value: object) -> Decimal | None:
+    """A positive finite decimal from a TOML value, or None (the model will report it)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() and number > 0 else None
+
+
+def _fit_missing_limits(table: dict[str, object], defaults: dict[str, object]) -> dict[str, object]:
+    """``table`` with the limits it leaves out taken from ``defaults``, fitted onto the
+    grid in force (the table's own, else the default one): minimums rounded up and
+    maximums rounded down to the nearest multiple of the tick or step. A default already
+    on the grid is kept exactly; limits the table sets are left for validation."""
+    fitted = dict(table)
+    for key, grid_keys, rounding in _LIMIT_GRIDS:
+        if key in table:
+            continue
+        default = _as_decimal(defaults.get(key))
+        grid = next(
+            (
+                g
+                for g in (_as_decimal(table.get(k, defaults.get(k))) for k in grid_keys)
+                if g is not None
+            ),
+            None,
+        )
+        if default is None or grid is None:
+            continue
+        try:
+            if default % grid != 0:
+                fitted[key] = (default / grid).to_integral_value(rounding=rounding) * grid
+        except InvalidOperation:
+            continue
+    return fitted
 
 
 def _default_futures() -> MarketFilters:
@@ -213,11 +328,16 @@ class VenueSpec(_Strict):
     @classmethod
     def _futures_off(cls, value: object) -> object:
         """``false`` disables the USD-M market (TOML has no null), ``true`` keeps the
-        defaults, and a table's missing keys take the USD-M defaults, not the spot ones."""
+        defaults, and a table's missing keys take the USD-M defaults, not the spot ones.
+
+        Missing limits are fitted onto the table's grid like Binance lists them, on the
+        grid: a 0.5 tick without ``min_price`` gets 557.0, the USD-M floor 556.80 rounded
+        up, rather than an off-grid minPrice that fails every order with -4014."""
         if value is True:
             return _default_futures()
         if isinstance(value, dict):
-            return {**_default_futures().model_dump(), **value}
+            defaults = _default_futures().model_dump()
+            return {**defaults, **_fit_missing_limits(value, defaults)}
         return None if value is False else value
 
     @model_validator(mode="after")

@@ -1,19 +1,24 @@
 """One adapter over any ``ccxt.async_support`` exchange: the engine's only door to a venue.
 
 Reads (markets, books, balances, order lookups) are retried a few times on network
-trouble with exponential backoff. Orders are never retried: a resent order is a second
-order. ccxt's own request retry (``maxRetriesOnFailure``) is forced to 0 and its rate
-limiter on, whatever the client was built with.
+trouble with exponential backoff; a rate limit is not retried here (the venue asked us
+to back off): the :class:`RateLimited` error carries the venue's ``Retry-After`` as
+``retry_after_s`` (see :func:`retry_after_of`). Orders are never retried: a resent order
+is a second order. ccxt's own request retry (``maxRetriesOnFailure``) is forced to 0 and
+its rate limiter on, whatever the client was built with.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from email.utils import parsedate_to_datetime
 from typing import Any, Literal, TypeVar
 
 import aiohttp
@@ -26,6 +31,7 @@ from router.venues.errors import (
     BadVenueData,
     OrderRejected,
     OutcomeUnknown,
+    RateLimited,
     VenueError,
     classify,
     is_transient,
@@ -75,6 +81,39 @@ def harden(client: Any, timeout_s: float) -> None:
     redact_logs(client)
 
 
+THROTTLED = frozenset({418, 429})
+"""The HTTP statuses whose ``Retry-After`` the adapter notes (rate limit, IP ban)."""
+
+
+def retry_after_seconds(headers: Any, now: datetime) -> float | None:
+    """The wait a ``Retry-After`` header asks for, in seconds (delta-seconds or an HTTP
+    date), or ``None`` if the headers carry no usable one."""
+    if not isinstance(headers, Mapping):
+        return None
+    value = next((v for k, v in headers.items() if str(k).lower() == "retry-after"), None)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        try:
+            until = parsedate_to_datetime(value.strip())
+        except (TypeError, ValueError, IndexError):
+            return None
+        if until.tzinfo is None:
+            until = until.replace(tzinfo=UTC)
+        seconds = (until - now).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return max(seconds, 0.0)
+
+
+def retry_after_of(exc: BaseException) -> float | None:
+    """The venue's ``Retry-After`` (seconds) a rate-limit error of a read carries, if any."""
+    value = getattr(exc, "retry_after_s", None)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def _unparsable(exc: Exception) -> Exception:
     """An order call's exception outside ccxt's, ours and network errors (ccxt's parser
     on a nonsense answer: ``int("n/a")``) as BadVenueData; the others as they are."""
@@ -93,7 +132,13 @@ def _check_sides(answer: Any, what: str) -> None:
 
 
 class VenueAdapter:
-    """A venue as the engine sees it; satisfies recovery's ``VenueLookup`` protocol."""
+    """A venue as the engine sees it; satisfies recovery's ``VenueLookup`` protocol.
+
+    ``loaded`` says whether the markets were loaded at least once (a venue not loaded
+    lists nothing); ``load_error`` is the last failed load's message (keys and
+    signatures removed), ``None`` once loaded. :mod:`router.venues.loader` loads a venue
+    that failed to load again until it loads.
+    """
 
     def __init__(
         self,
@@ -119,15 +164,37 @@ class VenueAdapter:
         self._backoff_s = backoff_s
         self._markets: dict[str, MarketInfo] = {}
         self._streams: dict[str, BookStream] = {}
+        self.loaded = False
+        """Whether the markets were loaded at least once."""
+        self.load_error: str | None = None
+        """Why the last load failed (secrets removed); ``None`` once loaded."""
+        self._retry_after: tuple[float, float] | None = None
+        """(when noted, on ``time.monotonic``; seconds) of the last throttled answer."""
         for client in (exchange, pro):
             if client is not None:
                 harden(client, timeout_s)
+        self._note_retry_after(exchange)
 
     # ------------------------------------------------------------------ markets
 
     async def load(self) -> None:
         """Load the venue's markets (spot and USD-M perpetuals) and the account's fees,
-        re-applying the client settings in case they were changed since construction."""
+        re-applying the client settings in case they were changed since construction.
+
+        On success ``loaded`` is true and ``load_error`` ``None``; a failure (raised,
+        a :class:`VenueError` for the venue's trouble) is noted in ``load_error`` while
+        the venue has never loaded. A failed reload keeps the markets already loaded.
+        """
+        try:
+            await self._load()
+        except Exception as exc:
+            if not self.loaded:
+                self.load_error = self._message(exc)
+            raise
+        self.loaded = True
+        self.load_error = None
+
+    async def _load(self) -> None:
         for client in (self._exchange, self._pro):
             if client is not None:
                 harden(client, self.timeout_s)
@@ -411,14 +478,43 @@ class VenueAdapter:
         """
         exchange = self._exchange
         exchange.last_http_response = None
+        started = time.monotonic()
         try:
             result = await self._retry(call)
         except Exception as exc:
-            raise read_error(exc, self.name, action) from exc
+            error = read_error(exc, self.name, action)
+            if isinstance(error, RateLimited):
+                error.retry_after_s = self._retry_after_since(started)  # type: ignore[attr-defined]
+            raise error from exc
         body = exchange.last_http_response
         if body and exchange.last_json_response is None:
             raise BadVenueData(f"{self.name}: {action}: the answer is not JSON: {body[:60]!r}")
         return result
+
+    def _note_retry_after(self, client: Any) -> None:
+        """Note the ``Retry-After`` of each throttled (418/429) answer ``client`` gets:
+        ccxt's exceptions do not carry the answer's headers, and ``last_response_headers``
+        may belong to another request of the same call (ccxt loads markets with several
+        concurrent requests)."""
+        answer = getattr(client, "on_rest_response", None)
+        if not callable(answer):
+            return
+
+        def on_rest_response(
+            code: Any, reason: Any, url: Any, method: Any, headers: Any, *rest: Any
+        ) -> Any:
+            if code in THROTTLED:
+                seconds = retry_after_seconds(headers, utc_now())
+                if seconds is not None:
+                    self._retry_after = (time.monotonic(), seconds)
+            return answer(code, reason, url, method, headers, *rest)
+
+        client.on_rest_response = on_rest_response
+
+    def _retry_after_since(self, started: float) -> float | None:
+        """The ``Retry-After`` of a throttled answer received since ``started``."""
+        noted = self._retry_after
+        return noted[1] if noted is not None and noted[0] >= started else None
 
     def _message(self, exc: BaseException) -> str:
         exchange = self._exchange

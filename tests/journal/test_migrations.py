@@ -84,7 +84,7 @@ async def test_upgrade_to_head_creates_every_table(db_url: str) -> None:
         assert await current(engine) is None
         await upgrade(engine)
         assert await table_names(engine) == JOURNAL_TABLES | {"alembic_version"}
-        assert await current(engine) == head_revision() == "0001"
+        assert await current(engine) == head_revision() == "0002"
     finally:
         await engine.dispose()
 
@@ -297,13 +297,13 @@ def run_cli(
 def test_cli_upgrade_current_downgrade(db_url: str, tmp_path: Path) -> None:
     upgraded = run_cli("-m", "router.cli", "db", "upgrade", "--url", db_url, cwd=tmp_path)
     assert upgraded.returncode == 0, upgraded.stderr
-    assert upgraded.stdout.splitlines() == [f"upgraded {db_url} to 0001 (head)"]
+    assert upgraded.stdout.splitlines() == [f"upgraded {db_url} to 0002 (head)"]
 
     reported = run_cli(
         "-m", "router.cli", "db", "current", cwd=tmp_path, env={"ROUTER_JOURNAL_URL": db_url}
     )
     assert reported.returncode == 0, reported.stderr
-    assert reported.stdout.splitlines() == [f"{db_url} is at 0001 (head)"]
+    assert reported.stdout.splitlines() == [f"{db_url} is at 0002 (head)"]
 
     downgraded = run_cli(
         "-m", "router.cli", "db", "downgrade", "base", "--url", db_url, cwd=tmp_path
@@ -359,7 +359,7 @@ def test_alembic_command_line_uses_the_journal_url(db_url: str, tmp_path: Path) 
     upgraded = run_cli("-m", "alembic", "-c", ini, "upgrade", "head", cwd=tmp_path, env=env)
     assert upgraded.returncode == 0, upgraded.stderr
     reported = run_cli("-m", "alembic", "-c", ini, "current", cwd=tmp_path, env=env)
-    assert reported.stdout.split() == ["0001", "(head)"]
+    assert reported.stdout.split() == ["0002", "(head)"]
     checked = run_cli("-m", "alembic", "-c", ini, "check", cwd=tmp_path, env=env)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "No new upgrade operations detected" in checked.stdout

@@ -1,0 +1,161 @@
+"""A close's position per venue in the journal, and the per-venue figures read from it.
+
+The ``holdings`` rows say what each configured venue held when the close started (or
+that it could not be read, and why); the figures (sold, hedged on its behalf, residual)
+are computed from those rows, the close's fills and its hedged quantity whenever they
+are read, so a close restated after its doubts settle is restated per venue as well.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any, cast
+
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from router.core.position import PositionFigures, VenueHolding, attribute
+from router.journal.models import Hedge, Holding
+from router.journal.records import CloseView
+from router.journal.repository import Journal
+
+HOLDINGS = cast(Table, Holding.__table__)
+HEDGES = cast(Table, Hedge.__table__)
+ZERO = Decimal(0)
+EXITS = ("close", "net")
+"""Attempt purposes whose fills take the position out (spot sales, internal crossings)."""
+
+
+async def record_holdings(
+    journal: Journal, close_id: str, asset: str, holdings: Sequence[VenueHolding]
+) -> None:
+    """Journal the position as resolved at the start, one row per configured venue."""
+    if not holdings:
+        return
+    now = journal.clock()
+    rows = [
+        {
+            "close_id": close_id,
+            "venue": h.venue,
+            "asset": asset,
+            "held": h.held,
+            "unknown_reason": None if h.held is not None else (h.unknown_reason or "unknown"),
+            "stuck": False,
+            "left_reason": None,
+            "resolved_at": now if h.held is not None else None,
+        }
+        for h in holdings
+    ]
+
+    async def work(conn: AsyncConnection) -> None:
+        await conn.execute(insert(HOLDINGS), rows)
+
+    await journal.write(work)
+
+
+async def resolve_holding(
+    journal: Journal, close_id: str, venue: str, held: Decimal | None, reason: str | None = None
+) -> None:
+    """A venue's holdings became known (``held``) or its reason for being unknown changed."""
+    values: dict[str, Any] = (
+        {"held": held, "unknown_reason": None, "resolved_at": journal.clock()}
+        if held is not None
+        else {"unknown_reason": reason or "unknown"}
+    )
+
+    async def work(conn: AsyncConnection) -> None:
+        await conn.execute(
+            update(HOLDINGS)
+            .where(HOLDINGS.c.close_id == close_id, HOLDINGS.c.venue == venue)
+            .values(**values)
+        )
+
+    await journal.write(work)
+
+
+async def mark_left(journal: Journal, close_id: str, left: Mapping[str, tuple[bool, str]]) -> None:
+    """Record, per venue, whether it ended unable to sell (stuck) and why anything was left."""
+
+    async def work(conn: AsyncConnection) -> None:
+        for venue, (stuck, reason) in left.items():
+            await conn.execute(
+                update(HOLDINGS)
+                .where(HOLDINGS.c.close_id == close_id, HOLDINGS.c.venue == venue)
+                .values(stuck=stuck, left_reason=reason[:500])
+            )
+
+    await journal.write(work)
+
+
+async def holdings(journal: Journal, close_id: str) -> list[VenueHolding]:
+    rows = await journal.read(
+        select(HOLDINGS).where(HOLDINGS.c.close_id == close_id).order_by(HOLDINGS.c.venue)
+    )
+    return [
+        VenueHolding(r.venue, r.held, r.unknown_reason, bool(r.stuck), r.left_reason) for r in rows
+    ]
+
+
+async def sold_by_venue(journal: Journal, close_id: str) -> dict[str, Decimal]:
+    """What the close's exit orders (spot and internal crossing) filled, per venue."""
+    exits = {a.client_order_id for a in await journal.attempts(close_id) if a.purpose in EXITS}
+    sold: dict[str, Decimal] = {}
+    for fill in await journal.fills(close_id):
+        if fill.client_order_id in exits:
+            sold[fill.venue] = sold.get(fill.venue, ZERO) + fill.quantity
+    return sold
+
+
+def is_whole(close: CloseView) -> bool:
+    """Whether the close is of everything held (``quantity = "all"``)."""
+    return close.request.get("quantity") == "all"
+
+
+async def position_figures(journal: Journal, close: CloseView) -> PositionFigures:
+    """Per venue: held at start, sold, hedged on its behalf, residual (and unknowns)."""
+    return attribute(
+        await holdings(journal, close.id),
+        await sold_by_venue(journal, close.id),
+        requested=close.requested_qty,
+        hedged=close.hedged_qty,
+        whole=is_whole(close),
+    )
+
+
+async def record_covers(journal: Journal, close: CloseView) -> None:
+    """Write on each of the close's hedge rows whose inventory it covers.
+
+    The venues' covered amounts (from :func:`position_figures`) are handed out over the
+    hedge legs in order, each leg up to its size.
+    """
+    figures = await position_figures(journal, close)
+    owed = [(v.venue, v.hedged) for v in figures.venues if v.hedged > 0]
+    legs = [h for h in await journal.hedges() if h["close_id"] == close.id and h["quantity"] > 0]
+    covers: dict[int, dict[str, str]] = {}
+    for leg in legs:
+        room: Decimal = leg["quantity"]
+        mine: dict[str, str] = {}
+        while room > 0 and owed:
+            venue, amount = owed[0]
+            take = min(room, amount)
+            mine[venue] = format(take.normalize(), "f")
+            room -= take
+            if take == amount:
+                owed.pop(0)
+            else:
+                owed[0] = (venue, amount - take)
+        covers[leg["id"]] = mine
+    if not covers:
+        return
+
+    async def work(conn: AsyncConnection) -> None:
+        for hedge_id, mine in covers.items():
+            await conn.execute(
+                update(HEDGES)
+                .where(HEDGES.c.id == hedge_id)
+                .values(covers_json=json.dumps(mine, sort_keys=True))
+            )
+
+    await journal.write(work)

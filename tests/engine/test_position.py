@@ -1,0 +1,152 @@
+"""A close covers the whole position on every configured venue, and its outcome says so.
+
+Regressions of the issue "every close covers the whole position": a balance read that
+fails at the start, holdings on a venue that cannot trade, a passive close priced on a
+venue that holds nothing, an explicit quantity beyond the holdings.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from router.engine.errors import PositionExceeded
+from router.journal.holdings import holdings
+from router.sim.scenario import FaultSpec
+from tests.engine.conftest import World, build_world, check_invariants, three_venues
+
+D = Decimal
+HELD = {"alpha": D(6), "bravo": D(4), "charlie": D(3)}
+
+
+def _venues(**changes: dict[str, Any]) -> list[dict[str, Any]]:
+    from router.chaos.world import THREE_VENUES
+
+    venues = [dict(v) for v in THREE_VENUES]
+    for venue in venues:
+        venue.update(changes.get(venue["name"], {}))
+    return venues
+
+
+async def test_a_balance_read_failing_at_the_start_still_closes_every_venue(
+    world: World,
+) -> None:
+    world.venue("alpha").faults.add(
+        FaultSpec(kind="rate_limit", endpoint="GET /api/v3/account", end_s=D(3))
+    )
+    result = await world.engine.close(world.request(quantity="all"))
+    assert result.outcome == "FLAT", result.reason
+    assert result.requested == sum(HELD.values())
+    assert result.filled == sum(HELD.values())
+    assert result.position is not None
+    figures = result.position.by_venue()
+    for name, held in HELD.items():
+        assert figures[name].held == held
+        assert figures[name].sold == held
+        assert figures[name].residual == 0
+    rows = {h.venue: h for h in await holdings(world.journal, result.close_id)}
+    assert rows["alpha"].held == HELD["alpha"]
+    assert rows["alpha"].unknown_reason is None
+
+
+async def test_holdings_that_stay_unknown_make_the_close_stranded_and_named(
+    world: World,
+) -> None:
+    world.venue("alpha").faults.add(
+        FaultSpec(kind="rate_limit", endpoint="GET /api/v3/account", end_s=D(600))
+    )
+    result = await world.engine.close(world.request(quantity="all", allow_hedge=False))
+    assert result.outcome == "STRANDED"
+    assert result.reason is not None
+    assert "holdings unknown on alpha" in result.reason
+    assert result.requested == HELD["bravo"] + HELD["charlie"]
+    assert result.filled == result.requested
+    assert result.position is not None
+    assert result.position.unknown == ("alpha",)
+    assert result.position.by_venue()["alpha"].held is None
+
+
+async def test_an_explicit_quantity_beyond_the_holdings_is_refused_before_anything(
+    world: World,
+) -> None:
+    with pytest.raises(PositionExceeded, match=r"exceeds what the venues hold of BTC: 13"):
+        await world.engine.close(world.request(quantity="13.5"))
+    assert await world.journal.unfinished_closes() == []
+    for name in HELD:
+        assert world.venue(name).trades == []
+
+
+async def _spot_of_bravo_down(world: World) -> None:
+    """bravo's account answers, its spot book and spot orders do not."""
+    venue = world.venue("bravo")
+    venue.faults.add(FaultSpec(kind="outage", endpoint="GET /api/v3/depth"))
+    venue.faults.add(FaultSpec(kind="outage", endpoint="POST /api/v3/order"))
+
+
+async def test_holdings_on_a_venue_that_cannot_trade_are_hedged_elsewhere(world: World) -> None:
+    await _spot_of_bravo_down(world)
+    result = await world.engine.close(world.request(quantity="all"))
+    assert result.outcome == "HEDGED", result.reason
+    assert result.requested == sum(HELD.values())
+    assert result.filled == HELD["alpha"] + HELD["charlie"]
+    assert result.hedged == HELD["bravo"]
+    assert result.reason is not None
+    assert "bravo" in result.reason
+    assert result.position is not None
+    bravo = result.position.by_venue()["bravo"]
+    assert (bravo.held, bravo.sold, bravo.hedged, bravo.residual) == (HELD["bravo"], 0, 4, 0)
+    rows = {h.venue: h for h in await holdings(world.journal, result.close_id)}
+    assert rows["bravo"].stuck
+    legs = [h for h in await world.journal.hedges() if h["close_id"] == result.close_id]
+    covers: dict[str, Decimal] = {}
+    for leg in legs:
+        for venue, amount in json.loads(leg["covers_json"]).items():
+            covers[venue] = covers.get(venue, D(0)) + D(amount)
+    assert covers == {"bravo": HELD["bravo"]}
+
+
+async def test_stuck_holdings_without_a_hedge_are_the_named_residual(world: World) -> None:
+    await _spot_of_bravo_down(world)
+    result = await world.engine.close(world.request(quantity="all", allow_hedge=False))
+    assert result.outcome == "STRANDED"
+    assert result.residual == HELD["bravo"]
+    assert result.reason is not None
+    assert "bravo" in result.reason
+    assert result.position is not None
+    bravo = result.position.by_venue()["bravo"]
+    assert bravo.residual == HELD["bravo"]
+    assert bravo.why is not None
+    assert "GET /api/v3/depth" in bravo.why or "Unavailable" in bravo.why or "503" in bravo.why
+
+
+@pytest.fixture
+async def bravo_sold_out(tmp_path: Path) -> AsyncIterator[World]:
+    """bravo holds no BTC any more, and its bids are the best of all venues."""
+    scenario = three_venues(
+        venues=_venues(bravo={"balances": {"BTC": "0", "USDT": "500000"}, "price_offset_bps": "30"})
+    )
+    stack: list[Callable[[], Any]] = []
+    try:
+        built = await build_world(scenario, tmp_path, stack)
+        yield built
+        await check_invariants(built)
+    finally:
+        for undo in reversed(stack):
+            await undo()
+
+
+async def test_a_passive_close_is_priced_on_the_venues_that_hold_the_asset(
+    bravo_sold_out: World,
+) -> None:
+    world = bravo_sold_out
+    result = await world.engine.close(
+        world.request(quantity="0.5", urgency="0.3", allow_hedge=False)
+    )
+    assert result.outcome == "FLAT", result.reason
+    assert result.filled == D("0.5")
+    assert "bravo" not in {n for n, v in result.venues.items() if v.filled > 0}
