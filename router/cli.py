@@ -396,6 +396,7 @@ def simulate_command(
     """Replay a scenario's close through the engine, real ccxt and the journal."""
     from rich.console import Console
 
+    from router.engine.errors import CloseRefused
     from router.engine.simulate import simulate
     from router.progress import live_progress
 
@@ -407,7 +408,7 @@ def simulate_command(
             result = asyncio.run(
                 simulate(scenario, seed=seed, db_url=db, policy=policy, on_progress=on_progress)
             )
-    except (ScenarioError, PolicyError) as exc:
+    except (ScenarioError, PolicyError, CloseRefused) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     if as_json:

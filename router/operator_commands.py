@@ -21,6 +21,7 @@ import aiohttp
 import typer
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape as escape_markup
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -480,7 +481,8 @@ def venues_command(
     url: ApiUrlOption = DEFAULT_API_URL,
     token: TokenOption = None,
 ) -> None:
-    """The venues: circuit state, last error and markets."""
+    """The venues: circuit state, last error and markets (``loading`` while a venue's
+    markets are still being loaded, with the last load error)."""
     venues = _run(url, token, lambda client: client.venues())
     if as_json:
         _print_json(venues)
@@ -492,11 +494,14 @@ def venues_command(
     for row in venues:
         circuit = str(row.get("circuit"))
         colour = colours.get(circuit, "white")
+        loading = row.get("loaded") is False
+        error = (row.get("load_error") if loading else None) or row.get("last_error")
+        markets = ", ".join(row.get("markets") or [])
         table.add_row(
             str(row.get("name")),
             f"[{colour}]{circuit}[/{colour}]",
             _show(row.get("open_until")),
-            _show(row.get("last_error")),
-            ", ".join(row.get("markets") or []),
+            escape_markup(_show(error)),
+            "[yellow]loading[/yellow]" if loading else markets,
         )
     Console().print(table)

@@ -59,15 +59,35 @@ def render_close(result: dict[str, Any], console: Console | None = None) -> None
         table.add_column(header, justify="right")
     table.add_row(*(str(value) for _, value in cells))
     out.print(table)
-    venues = Table(title="per venue")
-    for column in ("venue", "filled", "average price", "hedged", "orders"):
+    position = result.get("position") or {}
+    held = position.get("venues") or {}
+    venues = Table(title="per venue: held at start = sold + hedged for it + residual")
+    for column in ("venue", "held", "sold", "average price", "hedged for it", "residual", "orders"):
         venues.add_column(column, justify="left" if column == "venue" else "right")
-    for name, row in result["venues"].items():
+    names = list(held) + [n for n in result["venues"] if n not in held]
+    notes: list[str] = []
+    for name in names:
+        row = result["venues"].get(name, {})
+        figures = held.get(name, {})
+        unknown = name in position.get("unknown", [])
         venues.add_row(
             name,
-            str(row["filled"]),
-            _short(row["average_price"], 2),
-            str(row.get("hedged", "0")),
-            str(row["attempts"]),
+            "unknown" if unknown else str(figures.get("held") or "-"),
+            str(figures.get("sold") or row.get("filled") or "0"),
+            _short(row.get("average_price"), 2),
+            str(figures.get("hedged") or "0"),
+            "unknown" if unknown else str(figures.get("residual") or "0"),
+            str(row.get("attempts", 0)),
         )
+        if figures.get("why"):
+            notes.append(f"  {name}: {figures['why']}")
     out.print(venues)
+    for note in notes:
+        out.print(note, markup=False)
+    legs = {
+        n: r.get("hedged")
+        for n, r in result["venues"].items()
+        if r.get("hedged") not in (None, "0")
+    }
+    if legs:
+        out.print("  perp shorts: " + ", ".join(f"{n} {q}" for n, q in legs.items()), markup=False)

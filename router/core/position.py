@@ -126,7 +126,7 @@ def attribute(
                 hedged_here,
                 residual,
                 remainder - part,
-                holding.left_reason if residual > 0 else None,
+                holding.left_reason if residual > 0 or hedged_here > 0 else None,
             )
         )
     for venue in sorted(set(sold) - names):

@@ -149,7 +149,9 @@ class CloseRunner:
                 # Reads of unknown holdings keep their own backoff; their failures alone
                 # do not shut the venue's trading circuit.
                 if not (resolving and read.balance_failed and len(read.failures) == 1):
-                    self.health[read.name].record_failure(failure_kind(error))
+                    self.health[read.name].record_failure(
+                        failure_kind(error), describe(error)[:200]
+                    )
             if read.held is None and position is not None:
                 position.missed(read.name, now)
             if read.failures:

@@ -33,8 +33,8 @@ from router.sim.connect import binance_client, close_client
 from router.sim.scenario import Scenario, load_scenario
 from router.sim.server import SimCluster
 from router.venues.adapter import VenueAdapter
-from router.venues.errors import VenueError
 from router.venues.health import CircuitBreaker
+from router.venues.loader import load_venue
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +68,8 @@ async def open_world(
         stack.push_async_callback(close_client, exchange)
         adapter = VenueAdapter(endpoint.name, exchange, sleep=clock.sleep)
         breaker = CircuitBreaker(clock=clock.seconds, venue=endpoint.name)
-        try:
-            await adapter.load()
-        except VenueError as exc:
-            log.warning("%s could not be loaded: %s", endpoint.name, exc)
-            breaker.record_failure("outage", str(exc))
+        # a venue that fails to load is loaded again in the background until it loads
+        await load_venue(stack, adapter, breaker, sleep=clock.sleep)
         adapters[endpoint.name] = adapter
         health[endpoint.name] = breaker
     return SimulatedWorld(scenario, cluster, clock, adapters, health)

@@ -24,6 +24,8 @@ from sqlalchemy import Column, Select, Table, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from router.core.orders import OrderState
+from router.core.position import PositionFigures, VenueHolding, attribute
+from router.journal.holdings import exit_sales, holding_of
 from router.journal.models import (
     Attempt,
     Base,
@@ -31,6 +33,7 @@ from router.journal.models import (
     Close,
     Fill,
     Hedge,
+    Holding,
     LiquidityEvent,
     VenueEvent,
 )
@@ -58,6 +61,7 @@ BOOKS = cast(Table, BookSnapshot.__table__)
 LIQUIDITY = cast(Table, LiquidityEvent.__table__)
 VENUE_EVENTS = cast(Table, VenueEvent.__table__)
 HEDGES = cast(Table, Hedge.__table__)
+HOLDINGS = cast(Table, Holding.__table__)
 
 TIME_COLUMNS: dict[str, str] = {
     "closes": "created_at",
@@ -67,6 +71,7 @@ TIME_COLUMNS: dict[str, str] = {
     "liquidity_events": "at",
     "venue_events": "at",
     "hedges": "opened_at",
+    "holdings": "resolved_at",
 }
 """The exportable tables and the time column each one is filtered on."""
 
@@ -290,6 +295,9 @@ class Timeline:
     close: CloseView
     events: tuple[Entry, ...]
     summary: Summary
+    position: PositionFigures | None = None
+    """Per venue: held at start, sold, hedged for it, residual and why (``None`` for a
+    close journaled before positions were)."""
 
 
 # ------------------------------------------------------------------ timeline
@@ -314,6 +322,7 @@ async def close_timeline(engine: AsyncEngine, close_id: str) -> Timeline | None:
         venue_events = await _close_venue_events(conn, close_id)
         liquidity = await _close_liquidity_events(conn, close_id)
         hedges = await _close_hedges(conn, close_id, attempts)
+        holdings = await _close_holdings(conn, close_id)
     waves = _waves(books, attempts)
     entries: list[Entry] = [
         *liquidity,
@@ -324,7 +333,30 @@ async def close_timeline(engine: AsyncEngine, close_id: str) -> Timeline | None:
         *(FillEntry(f) for f in fills),
     ]
     entries.sort(key=lambda entry: (entry.at, _RANK[entry.TYPE]))
-    return Timeline(close, tuple(entries), _summarize(close, attempts, fills, len(waves)))
+    position = _position(close, holdings, attempts, fills) if holdings else None
+    return Timeline(close, tuple(entries), _summarize(close, attempts, fills, len(waves)), position)
+
+
+async def _close_holdings(conn: AsyncConnection, close_id: str) -> list[VenueHolding]:
+    rows = await conn.execute(
+        select(HOLDINGS).where(HOLDINGS.c.close_id == close_id).order_by(HOLDINGS.c.venue)
+    )
+    return [holding_of(r) for r in rows]
+
+
+def _position(
+    close: CloseView,
+    holdings: Sequence[VenueHolding],
+    attempts: Sequence[AttemptView],
+    fills: Sequence[FillRecord],
+) -> PositionFigures:
+    return attribute(
+        holdings,
+        exit_sales(attempts, fills),
+        requested=close.requested_qty,
+        hedged=close.hedged_qty,
+        whole=close.request.get("quantity") == "all",
+    )
 
 
 async def _close_attempts(conn: AsyncConnection, close_id: str) -> list[AttemptView]:
@@ -483,6 +515,7 @@ def timeline_json(timeline: Timeline) -> dict[str, Any]:
     return {
         "close": jsonable(timeline.close),
         "summary": jsonable(timeline.summary),
+        "position": jsonable(timeline.position),
         "events": [
             {"type": entry.TYPE, "at": iso(entry.at), **jsonable(entry)}
             for entry in timeline.events

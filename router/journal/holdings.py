@@ -9,7 +9,7 @@ are read, so a close restated after its doubts settle is restated per venue as w
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, cast
 
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from router.core.position import PositionFigures, VenueHolding, attribute
 from router.journal.models import Hedge, Holding
-from router.journal.records import CloseView
+from router.journal.records import AttemptView, CloseView, FillRecord
 from router.journal.repository import Journal
 
 HOLDINGS = cast(Table, Holding.__table__)
@@ -89,23 +89,30 @@ async def mark_left(journal: Journal, close_id: str, left: Mapping[str, tuple[bo
     await journal.write(work)
 
 
+def holding_of(row: Any) -> VenueHolding:
+    """A ``holdings`` row as the core's :class:`VenueHolding`."""
+    return VenueHolding(row.venue, row.held, row.unknown_reason, bool(row.stuck), row.left_reason)
+
+
 async def holdings(journal: Journal, close_id: str) -> list[VenueHolding]:
     rows = await journal.read(
         select(HOLDINGS).where(HOLDINGS.c.close_id == close_id).order_by(HOLDINGS.c.venue)
     )
-    return [
-        VenueHolding(r.venue, r.held, r.unknown_reason, bool(r.stuck), r.left_reason) for r in rows
-    ]
+    return [holding_of(r) for r in rows]
 
 
-async def sold_by_venue(journal: Journal, close_id: str) -> dict[str, Decimal]:
+def exit_sales(attempts: Iterable[AttemptView], fills: Iterable[FillRecord]) -> dict[str, Decimal]:
     """What the close's exit orders (spot and internal crossing) filled, per venue."""
-    exits = {a.client_order_id for a in await journal.attempts(close_id) if a.purpose in EXITS}
+    exits = {a.client_order_id for a in attempts if a.purpose in EXITS}
     sold: dict[str, Decimal] = {}
-    for fill in await journal.fills(close_id):
+    for fill in fills:
         if fill.client_order_id in exits:
             sold[fill.venue] = sold.get(fill.venue, ZERO) + fill.quantity
     return sold
+
+
+async def sold_by_venue(journal: Journal, close_id: str) -> dict[str, Decimal]:
+    return exit_sales(await journal.attempts(close_id), await journal.fills(close_id))
 
 
 def is_whole(close: CloseView) -> bool:

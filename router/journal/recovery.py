@@ -22,6 +22,7 @@ from typing import Protocol
 
 from router.core.numbers import plain
 from router.core.orders import OrderState
+from router.journal.holdings import holdings, is_whole
 from router.journal.records import AttemptView, CloseView, FillRecord
 from router.journal.repository import Journal, OutcomeUpdate
 
@@ -215,10 +216,12 @@ class SettledClose:
 
 
 def _restated(
-    close: CloseView, filled: Decimal, hedged: Decimal, doubt: Decimal
+    close: CloseView, filled: Decimal, hedged: Decimal, doubt: Decimal, unknown: bool = False
 ) -> tuple[str, str]:
     residual = close.requested_qty - filled - hedged
-    if residual <= 0:
+    if unknown:
+        outcome = "STRANDED"
+    elif residual <= 0:
         outcome = "FLAT" if hedged == 0 else "HEDGED"
     elif close.outcome == "HEDGED" and doubt == 0:
         outcome = "HEDGED"
@@ -306,7 +309,8 @@ async def _restate(
                 quantity=row["quantity"] + gained,
                 state="OPEN" if row["state"] in ("OPENING", "CLOSED") else row["state"],
             )
-    outcome, reason = _restated(close, filled, hedged, doubt)
+    unknown = is_whole(close) and any(h.held is None for h in await holdings(journal, close.id))
+    outcome, reason = _restated(close, filled, hedged, doubt, unknown)
     await journal.restate_outcome(
         close.id,
         outcome,

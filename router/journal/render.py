@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from router.core.position import PositionFigures
 from router.journal.audit import (
     AttemptEntry,
     Book,
@@ -76,6 +77,29 @@ def render_timeline(timeline: Timeline, console: Console | None = None) -> None:
     start = min([close.created_at, *(entry.at for entry in timeline.events)])
     out.print(_events_table(timeline.events, start))
     out.print(_summary_table(timeline.summary))
+    if timeline.position is not None:
+        out.print(_position_table(timeline.position))
+
+
+def _position_table(position: PositionFigures) -> Table:
+    """Per venue: held at start = sold + hedged for it + residual (+ kept out of the close)."""
+    table = Table(title=Text("position per venue"))
+    for column in ("venue", "held at start", "sold", "hedged for it", "residual", "kept", "why"):
+        table.add_column(column, justify="left" if column in ("venue", "why") else "right")
+    for row in position.venues:
+        _add_row(
+            table,
+            row.venue,
+            "unknown" if row.held is None and row.venue in position.unknown else _num(row.held),
+            plain(row.sold),
+            plain(row.hedged),
+            "unknown" if row.residual is None else plain(row.residual),
+            plain(row.kept),
+            row.why or "",
+        )
+    if position.unattributed > 0:
+        _add_row(table, "(unknown venues)", "", "", "", plain(position.unattributed), "", "")
+    return table
 
 
 def _close_table(close: CloseView) -> Table:

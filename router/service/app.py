@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
 from sqlalchemy import text
 
+from router.engine.errors import CloseRefused
 from router.engine.ports import lists
 from router.engine.request import CloseRequest
 from router.service.auth import Scope, allows, bearer, scope_of
@@ -101,6 +102,9 @@ async def post_close(request: web.Request) -> web.Response:
     close_id = await state.wait_for_id(key, task)
     if close_id is None:
         if task.done():
+            refused = None if task.cancelled() else task.exception()
+            if isinstance(refused, CloseRefused):
+                raise field_error("quantity", str(refused))
             raise ApiError(503, "the close could not be started; retry with the same key")
         return respond({"close_id": None, "state": "PENDING", "idempotency_key": key}, 202)
     current = await state.journal.get_close(close_id)
@@ -194,6 +198,8 @@ async def venues(request: web.Request) -> web.Response:
                 "open_until": breaker.open_until,
                 "last_error": breaker.last_error,
                 "markets": sorted(m.symbol for m in adapter.markets()),
+                "loaded": adapter.loaded,
+                "load_error": adapter.load_error,
             }
         )
     return respond({"venues": rows})
@@ -213,9 +219,11 @@ async def readyz(request: web.Request) -> web.Response:
     except Exception:
         log.warning("readiness: journal unreachable", exc_info=True)
         checks["journal"] = False
-    checks["venues"] = bool(state.adapters) and all(a.markets() for a in state.adapters.values())
+    # ready with one venue loaded; the venues still loading (in the background) are named
+    checks["venues"] = any(a.loaded for a in state.adapters.values())
+    loading = {name: a.load_error for name, a in state.adapters.items() if not a.loaded}
     ready = all(checks.values())
-    return respond({"ready": ready, "checks": checks}, 200 if ready else 503)
+    return respond({"ready": ready, "checks": checks, "loading": loading}, 200 if ready else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:

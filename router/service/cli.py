@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from router.venues.adapter import VenueAdapter
     from router.venues.config import VenuesConfig
     from router.venues.health import CircuitBreaker
+    from router.venues.loader import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -77,15 +78,23 @@ def scenario_venues(scenario_name: str, seed: int) -> VenueOpener:
     return open_venues
 
 
-def configured_venues(config: VenuesConfig, label: str) -> VenueOpener:
+def configured_venues(
+    config: VenuesConfig,
+    label: str,
+    *,
+    backoff: Backoff | None = None,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
+) -> VenueOpener:
     """Open the exchanges of a venues file, keys from the environment. A venue that fails
-    to load starts with its circuit open; :class:`NoVenueLoaded` if none loads."""
+    to load is loaded again in the background (``backoff``: 1 s doubling to 30 s, on
+    ``sleep``, ``asyncio.sleep`` by default) until it loads or the stack closes;
+    :class:`NoVenueLoaded` if none loads at start."""
 
     async def open_venues(stack: AsyncExitStack) -> OpenVenues:
         from router.engine.pacing import Pacing
         from router.venues.config import build_adapters
-        from router.venues.errors import VenueError
         from router.venues.health import CircuitBreaker
+        from router.venues.loader import BACKOFF, load_venue
 
         adapters = build_adapters(config, os.environ)
         for adapter in adapters.values():
@@ -94,12 +103,11 @@ def configured_venues(config: VenuesConfig, label: str) -> VenueOpener:
         failures: list[str] = []
         for name, adapter in adapters.items():
             breaker = CircuitBreaker(clock=time.monotonic, venue=name)
-            try:
-                await adapter.load()
-            except VenueError as exc:
-                log.warning("%s could not be loaded: %s", name, exc)
-                breaker.record_failure("outage", str(exc))
-                failures.append(f"{name}: {exc}")
+            loaded = await load_venue(
+                stack, adapter, breaker, sleep=sleep or asyncio.sleep, backoff=backoff or BACKOFF
+            )
+            if not loaded:
+                failures.append(adapter.load_error or f"{name}: not loaded")
             health[name] = breaker
         if len(failures) == len(adapters):
             raise NoVenueLoaded(f"no venue could be loaded: {'; '.join(failures)}")

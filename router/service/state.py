@@ -12,6 +12,7 @@ from typing import Any
 
 from router.core.liquidity import Baseline
 from router.engine.engine import Engine
+from router.engine.errors import CloseRefused
 from router.engine.guard import Guard
 from router.engine.outcome import CloseResult
 from router.engine.request import CloseRequest
@@ -60,7 +61,7 @@ class ServiceState:
     async def _run(self, request: CloseRequest) -> CloseResult:
         try:
             result = await self.engine.close(request)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, CloseRefused):
             raise
         except Exception:
             log.exception("close %s failed", request.idempotency_key)

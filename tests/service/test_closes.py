@@ -64,3 +64,20 @@ async def test_metrics_move_after_a_close(api: Api) -> None:
     assert "router_attempts_total{" in after
     assert 'router_time_to_flat_seconds_count{outcome="FLAT"} 1.0' in after
     assert 'router_venue_circuit_state{venue="alpha"} 0.0' in after
+
+
+async def test_a_quantity_beyond_the_holdings_is_refused_with_422_and_sends_nothing(
+    api: Api,
+) -> None:
+    orders = api.orders_on_venues()
+    response = await api.post(
+        "/v1/closes", json=close_body(quantity="100000", idempotency_key="too-much")
+    )
+    assert response.status == 422
+    body = await response.json()
+    assert body["fields"][0]["field"] == "quantity"
+    assert "exceeds what the venues hold of BTC" in body["fields"][0]["message"]
+    assert api.orders_on_venues() == orders
+    again = await api.post("/v1/closes", json=close_body(quantity="1", idempotency_key="too-much"))
+    assert again.status == 202
+    await api.finished((await again.json())["close_id"])
