@@ -48,6 +48,16 @@ NONSENSE_ENDPOINTS = (
     "GET /api/v3/order",
     "GET /fapi/v1/order",
 )
+START_KINDS: tuple[FaultKind, ...] = ("rate_limit", "ip_ban", "outage", "garbled")
+"""429, 418, 503 and a garbled body: what a venue answers the close's first reads."""
+MARKETS_ENDPOINT = "GET /api/v3/exchangeInfo"
+START_ENDPOINTS = ("GET /api/v3/account", MARKETS_ENDPOINT, "GET /api/v3/depth")
+"""Balance, markets and book: the reads a close's position rests on."""
+START_FAULT_SHARE = 0.35
+"""Share of the runs whose close meets read faults in its first second."""
+WHOLE_SHARE = 0.5
+"""Share of the runs drawn with an explicit quantity that close ``all`` instead (with
+the 15 % :func:`random_request_fields` draws itself, 57.5 % of the runs close ``all``)."""
 ADAPTER_TIMEOUT_S = 2.0
 """The adapters' request timeout in storms: latency spikes beyond it become timeouts."""
 
@@ -150,3 +160,44 @@ def random_request_fields(rng: random.Random) -> dict[str, Any]:
     if rng.random() < 0.3:
         fields["deadline_s"] = str(_dec(rng.uniform(5, 600), "1"))
     return fields
+
+
+def start_fault(rng: random.Random) -> FaultSpec:
+    """One read fault from the close's first instant: mostly gone within the second, a
+    quarter of them lasting up to 45 s (beyond the 30 s a close waits for holdings)."""
+    kind = rng.choice(START_KINDS)
+    endpoint = rng.choice(START_ENDPOINTS)
+    lasting = rng.random() < 0.25
+    end = rng.uniform(1, 45) if lasting else rng.uniform(0.2, 1.0)
+    return FaultSpec(
+        kind=kind,
+        endpoint=endpoint,
+        start_s=Decimal(0),
+        end_s=_dec(end),
+        probability=rng.choice((Decimal(1), Decimal(1), Decimal("0.5"))),
+        count=None,
+        retry_after_s=rng.randint(0, 3),
+    )
+
+
+def start_faults(rng: random.Random, venues: list[str]) -> dict[str, list[FaultSpec]]:
+    """In :data:`START_FAULT_SHARE` of the runs, one or two read faults (balance,
+    markets, book) at the close's first second on one to all venues; none otherwise.
+
+    Their windows are relative to the close's start; the markets' (``exchangeInfo``)
+    hit the venue while the world loads its markets.
+    """
+    faults: dict[str, list[FaultSpec]] = {name: [] for name in venues}
+    if rng.random() >= START_FAULT_SHARE:
+        return faults
+    for name in sorted(rng.sample(venues, rng.randint(1, len(venues)))):
+        faults[name] = [start_fault(rng) for _ in range(rng.randint(1, 2))]
+    return faults
+
+
+def whole_close(rng: random.Random, fields: dict[str, Any]) -> dict[str, Any]:
+    """The request, turned into a close of everything held (``quantity = "all"``) in
+    :data:`WHOLE_SHARE` of the runs drawn with an explicit quantity."""
+    if rng.random() >= WHOLE_SHARE or fields["quantity"] == "all":
+        return fields
+    return {**fields, "quantity": "all"}

@@ -18,9 +18,22 @@ many crashes — the two must agree:
 ``outcome``
     every close has a stated outcome (FLAT / HEDGED / STRANDED) and its filled, hedged
     and residual quantities (and the quantities its hedges book as shorted and as
-    unwound) are what the venues' ledgers show;
+    unwound) are what the venues' ledgers show; STRANDED with nothing left is accepted
+    only for a close of everything held with a venue whose holdings are unknown;
 ``write_ahead``
-    every order was journaled (its intent) before it reached the venue.
+    every order was journaled (its intent) before it reached the venue;
+``position``
+    every close covers its whole position, venue by venue (see :func:`_position`):
+    every configured venue has a ``holdings`` row; a known holding is what the venue's
+    ledger held (where no other close traded there) and what it still holds is that
+    less what the close sold there; per venue, the sales journaled are the venue's; the
+    perp quantity the venues shorted for the close is attributed to venues in full (and
+    the hedge rows' covers say the same); the venues' residuals (plus what no venue's
+    known holdings explain) add up to the close's residual; a close of everything held
+    (``quantity = "all"``) asks for the sum of the known holdings, sells no venue
+    beyond its holding, is FLAT only with every holding sold, HEDGED only with nothing
+    (or dust below a perp lot) left, and with a venue's holdings unknown is STRANDED
+    naming that venue.
 
 :func:`check` is pure: it compares a :class:`JournalSnapshot` with a
 :class:`VenueLedger` per venue and returns the :class:`Violation` list (empty when
@@ -29,15 +42,18 @@ everything holds). :func:`check_world` reads both from a journal and live venues
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
-from router.journal.models import Close
+from router.core.position import PositionFigures, VenueHolding, attribute
+from router.journal.holdings import EXITS, is_whole
+from router.journal.models import Close, Holding
 from router.journal.records import AttemptView, CloseView, FillRecord
 from router.journal.repository import Journal
 from router.sim.orders import Order, Trade
@@ -53,6 +69,7 @@ INVARIANTS = (
     "fills",
     "outcome",
     "write_ahead",
+    "position",
 )
 WRITE_AHEAD_SLACK_MS = 1
 """Venue order times are whole milliseconds; an intent may round up by one."""
@@ -77,6 +94,9 @@ class JournalSnapshot:
     attempts: Sequence[AttemptView]
     fills: Sequence[FillRecord]
     hedges: Sequence[Mapping[str, Any]] = ()
+    holdings: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
+    """Per close id, its ``holdings`` rows (venue, asset, held, unknown_reason, stuck,
+    left_reason, ...): what each configured venue held when the close started."""
 
 
 @dataclass(frozen=True)
@@ -88,19 +108,30 @@ class VenueLedger:
     trades: Sequence[Trade]
     initial: Mapping[str, Decimal] = field(default_factory=dict)
     balances: Mapping[str, Decimal] = field(default_factory=dict)
+    perp_lot: Decimal | None = None
+    """The lot step of the venue's perpetual (``None``: it has none)."""
 
 
 def ledger_of(venue: SimVenue, initial: Mapping[str, Decimal]) -> VenueLedger:
     """A venue's ledger as it stands (spot balances as free + locked)."""
     orders = [order for book in venue.orders.values() for order in book.values()]
     balances = {asset: b.free + b.locked for asset, b in venue.spot.balances.items()}
-    return VenueLedger(venue.name, orders, list(venue.trades), dict(initial), balances)
+    linear = venue.markets.get("linear")
+    perp_lot = linear.rules.f.step_size if linear is not None else None
+    return VenueLedger(venue.name, orders, list(venue.trades), dict(initial), balances, perp_lot)
+
+
+HOLDINGS = cast(Table, Holding.__table__)
 
 
 async def journal_snapshot(journal: Journal) -> JournalSnapshot:
-    """Every close in the journal with its attempts and fills."""
+    """Every close in the journal with its attempts, fills, hedges and holdings."""
     async with journal.engine.connect() as conn:
         ids = [row[0] for row in await conn.execute(select(Close.id).order_by(Close.id))]
+        rows = await conn.execute(select(HOLDINGS).order_by(HOLDINGS.c.close_id, HOLDINGS.c.venue))
+        held: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            held.setdefault(row.close_id, []).append(dict(row._mapping))
     closes: list[CloseView] = []
     attempts: list[AttemptView] = []
     fills: list[FillRecord] = []
@@ -111,7 +142,7 @@ async def journal_snapshot(journal: Journal) -> JournalSnapshot:
         attempts.extend(await journal.attempts(close_id))
         fills.extend(await journal.fills(close_id))
     hedges = [h for h in await journal.hedges() if h["close_id"] in ids]
-    return JournalSnapshot(closes, attempts, fills, hedges)
+    return JournalSnapshot(closes, attempts, fills, hedges, held)
 
 
 async def check_world(
@@ -139,6 +170,7 @@ def check(
         violations += _venue_balance(ledger, base_asset)
     violations += _fills(journal, ledgers)
     violations += _closes(journal, ledgers, by_client_id)
+    violations += _position(journal, ledgers, by_client_id, base_asset)
     return violations
 
 
@@ -293,7 +325,7 @@ def _closes(
                     f"{_q(filled)} sold and {_q(done.hedge)} hedged",
                 )
             )
-        found += _outcome(close, filled, done.hedge)
+        found += _outcome(close, filled, done.hedge, _unknown(journal, close))
         rows = [h for h in journal.hedges if h["close_id"] == close.id]
         booked = sum((h["quantity"] for h in rows), ZERO)
         if close.outcome in OUTCOMES and booked != done.hedge:
@@ -333,7 +365,17 @@ def _unwinds(
     return found
 
 
-def _outcome(close: CloseView, filled: Decimal, hedged: Decimal) -> list[Violation]:
+def _unknown(journal: JournalSnapshot, close: CloseView) -> list[str]:
+    """The venues whose holdings a close of everything held never learnt (none for a
+    close of an explicit quantity: its outcome does not depend on them)."""
+    if not is_whole(close):
+        return []
+    return [r["venue"] for r in journal.holdings.get(close.id, ()) if r["held"] is None]
+
+
+def _outcome(
+    close: CloseView, filled: Decimal, hedged: Decimal, unknown: Sequence[str] = ()
+) -> list[Violation]:
     where = f"close {close.id}"
     if close.outcome not in OUTCOMES:
         return [
@@ -363,7 +405,8 @@ def _outcome(close: CloseView, filled: Decimal, hedged: Decimal) -> list[Violati
     expected = {
         "FLAT": residual == 0 and hedged == 0,
         "HEDGED": hedged > 0 and residual >= 0,
-        "STRANDED": residual > 0,
+        # nothing left, but nobody can say the close is flat: holdings unknown somewhere
+        "STRANDED": residual > 0 or (residual == 0 and bool(unknown)),
     }[close.outcome]
     if not expected:
         found.append(
@@ -373,4 +416,341 @@ def _outcome(close: CloseView, filled: Decimal, hedged: Decimal) -> list[Violati
                 f"residual {_q(residual)}",
             )
         )
+    return found
+
+
+@dataclass
+class _OnVenues:
+    """What the venues' ledgers show for one close."""
+
+    sold: dict[str, Decimal] = field(default_factory=dict)
+    """Per venue, what its spot executed of the close's exit orders."""
+    hedged: Decimal = ZERO
+    """What the venues' perpetuals executed of the close's hedge orders (unwinds apart)."""
+
+
+def _by_close(
+    ledgers: Sequence[VenueLedger], attempts: Mapping[str, AttemptView], base_asset: str
+) -> tuple[dict[str, _OnVenues], dict[str, set[str | None]]]:
+    """Per close, what the venues executed for it; per venue, which closes (``None``: an
+    order the journal does not know) traded its spot market of the base asset."""
+    tallies: dict[str, _OnVenues] = {}
+    traders: dict[str, set[str | None]] = {ledger.name: set() for ledger in ledgers}
+    for ledger in ledgers:
+        orders = {(o.market, o.id): o for o in ledger.orders}
+        for trade in ledger.trades:
+            order = orders.get((trade.market, trade.order_id))
+            attempt = attempts.get(order.client_order_id) if order is not None else None
+            owner = attempt.close_id if attempt is not None else None
+            if trade.market == "spot" and trade.symbol.startswith(base_asset):
+                traders[ledger.name].add(owner)
+            if attempt is None or owner is None:
+                continue
+            tally = tallies.setdefault(owner, _OnVenues())
+            if trade.market == "spot" and attempt.purpose in EXITS:
+                tally.sold[ledger.name] = tally.sold.get(ledger.name, ZERO) + trade.qty
+            elif trade.market != "spot" and attempt.purpose == "hedge":
+                tally.hedged += trade.qty
+    return tallies, traders
+
+
+def _journaled_sold(
+    journal: JournalSnapshot, close_id: str, attempts: Mapping[str, AttemptView]
+) -> dict[str, Decimal]:
+    """What the journal says the close's exit orders filled, per venue (as
+    :func:`router.journal.holdings.sold_by_venue` reads it)."""
+    sold: dict[str, Decimal] = {}
+    for fill in journal.fills:
+        attempt = attempts.get(fill.client_order_id or "")
+        if fill.close_id != close_id or attempt is None or attempt.close_id != close_id:
+            continue
+        if attempt.purpose in EXITS:
+            sold[fill.venue] = sold.get(fill.venue, ZERO) + fill.quantity
+    return sold
+
+
+def _holding(row: Mapping[str, Any]) -> VenueHolding:
+    return VenueHolding(
+        row["venue"],
+        row["held"],
+        row.get("unknown_reason"),
+        bool(row.get("stuck", False)),
+        row.get("left_reason"),
+    )
+
+
+def _covers(rows: Sequence[Mapping[str, Any]]) -> dict[str, Decimal]:
+    """What the close's hedge rows say they cover, per spot venue."""
+    covers: dict[str, Decimal] = {}
+    for row in rows:
+        for venue, amount in json.loads(row.get("covers_json") or "{}").items():
+            covers[venue] = covers.get(venue, ZERO) + Decimal(amount)
+    return covers
+
+
+def _position(
+    journal: JournalSnapshot,
+    ledgers: Sequence[VenueLedger],
+    attempts: Mapping[str, AttemptView],
+    base_asset: str,
+) -> list[Violation]:
+    """Every close with a stated outcome covers its whole position, venue by venue.
+
+    Per close (``held`` from its ``holdings`` rows; ``sold``, ``hedged`` from the
+    venues' trades of its orders; ``residual`` per venue as
+    :func:`router.core.position.attribute` hands it out, the figures an operator reads):
+
+    (a) every configured venue (the request's ``venues``, else every venue) has a row;
+    (b) for a sell, on a venue no other close traded the base asset on, a known
+        ``held`` is what the venue's ledger held at the start, and what it holds at the
+        end is ``held - sold`` (for a close of everything: its hedged plus its residual);
+    (c) per venue, the journaled sales are what the venue's own trades show;
+    (d) the perp quantity the venues shorted for the close is attributed to venues in
+        full, and the hedge rows' ``covers_json`` say the same per venue;
+    (e) a close of everything held (``quantity = "all"``) asks for the sum of the known
+        holdings and sells no venue beyond its holding; FLAT means every holding was
+        sold, HEDGED that nothing (or dust below the smallest perp lot of its venues)
+        is left, each with no venue unknown; with a venue unknown it is STRANDED and
+        its reason names the venue; any HEDGED close leaves at most that dust;
+    (f) the venues' residuals plus ``unattributed`` make the close's journaled residual.
+    """
+    found: list[Violation] = []
+    by_name = {ledger.name: ledger for ledger in ledgers}
+    executed, traders = _by_close(ledgers, attempts, base_asset)
+    for close in journal.closes:
+        if close.outcome not in OUTCOMES:
+            continue  # the ``outcome`` invariant already names it
+        rows = journal.holdings.get(close.id, ())
+        wanted = close.request.get("venues") or list(by_name)
+        configured = [n for n in wanted if n in by_name]
+        present = {r["venue"] for r in rows}
+        where = f"close {close.id}"
+        for name in configured:
+            if name not in present:
+                found.append(Violation("position", f"{where}: no holdings row for {name}"))
+        done = executed.get(close.id, _OnVenues())
+        sold = _journaled_sold(journal, close.id, attempts)
+        holdings = [_holding(r) for r in rows]
+        whole = is_whole(close)
+        figures = attribute(
+            holdings, sold, requested=close.requested_qty, hedged=close.hedged_qty, whole=whole
+        )
+        lots = [lot for n in configured if (lot := by_name[n].perp_lot) is not None]
+        found += _venue_sales(where, figures, done, sold)
+        found += _start_and_end(where, close, rows, figures, done, by_name, traders, base_asset)
+        found += _hedge_attribution(where, journal, close, figures, done)
+        found += _residuals(where, close, figures)
+        found += _whole(where, close, figures, done, min(lots, default=None))
+    return found
+
+
+def _venue_sales(
+    where: str, figures: PositionFigures, done: _OnVenues, sold: Mapping[str, Decimal]
+) -> list[Violation]:
+    """(c) and the first half of (e): journaled sales are the venues', none beyond the
+    holding."""
+    found: list[Violation] = []
+    for venue in sorted(set(done.sold) | {v for v in sold if v != INTERNAL}):
+        journaled, shown = sold.get(venue, ZERO), done.sold.get(venue, ZERO)
+        if journaled != shown:
+            found.append(
+                Violation(
+                    "position",
+                    f"{where}: {venue} sold {_q(shown)} per the venue, "
+                    f"{_q(journaled)} per the journal",
+                )
+            )
+    for row in figures.venues:
+        shown = done.sold.get(row.venue, ZERO)
+        if row.held is not None and shown > row.held:
+            found.append(
+                Violation(
+                    "position",
+                    f"{where}: {row.venue} held {_q(row.held)} at the start, "
+                    f"the venue shows {_q(shown)} sold",
+                )
+            )
+    return found
+
+
+def _start_and_end(
+    where: str,
+    close: CloseView,
+    rows: Sequence[Mapping[str, Any]],
+    figures: PositionFigures,
+    done: _OnVenues,
+    ledgers: Mapping[str, VenueLedger],
+    traders: Mapping[str, set[str | None]],
+    base_asset: str,
+) -> list[Violation]:
+    """(b): a known holding is the venue's, and what is left there is held - sold.
+
+    Only where the ledger alone tells what the venue held when the close started: a
+    sell of the base asset, on a venue whose spot market of it no other order traded
+    on (the worlds of storm, crash, takeover and restart runs hold a single close).
+    """
+    if close.side != "sell":
+        return []
+    found: list[Violation] = []
+    by_venue = figures.by_venue()
+    for row in rows:
+        ledger = ledgers.get(row["venue"])
+        if ledger is None or row["held"] is None or row.get("asset", base_asset) != base_asset:
+            continue
+        if traders.get(ledger.name, set()) - {close.id}:
+            continue
+        if base_asset not in ledger.initial:
+            continue
+        start = ledger.initial[base_asset]
+        held: Decimal = row["held"]
+        if held != start:
+            found.append(
+                Violation(
+                    "position",
+                    f"{where}: {ledger.name} journaled as holding {_q(held)} {base_asset}, "
+                    f"its ledger held {_q(start)} at the start",
+                )
+            )
+            continue
+        end = ledger.balances.get(base_asset)
+        sold = done.sold.get(ledger.name, ZERO)
+        if end is not None and end != held - sold:
+            found.append(
+                Violation(
+                    "position",
+                    f"{where}: {ledger.name} holds {_q(end)} {base_asset} at the end, "
+                    f"held {_q(held)} - sold {_q(sold)} = {_q(held - sold)}",
+                )
+            )
+            continue
+        mine = by_venue.get(ledger.name)
+        if is_whole(close) and mine is not None and end is not None:
+            covered = mine.hedged + (mine.residual or ZERO)
+            if end != covered:
+                found.append(
+                    Violation(
+                        "position",
+                        f"{where}: {ledger.name} still holds {_q(end)} {base_asset}, "
+                        f"but only {_q(mine.hedged)} is hedged on its behalf and "
+                        f"{_q(mine.residual)} named as its residual",
+                    )
+                )
+    return found
+
+
+def _hedge_attribution(
+    where: str,
+    journal: JournalSnapshot,
+    close: CloseView,
+    figures: PositionFigures,
+    done: _OnVenues,
+) -> list[Violation]:
+    """(d): every unit the venues shorted for the close is covering some venue's
+    holdings, and the hedge rows' covers say which."""
+    found: list[Violation] = []
+    attributed = sum((v.hedged for v in figures.venues), ZERO)
+    if attributed != done.hedged:
+        found.append(
+            Violation(
+                "position",
+                f"{where}: the venues show {_q(done.hedged)} shorted for it, "
+                f"{_q(attributed)} is attributed to venues' holdings",
+            )
+        )
+    legs = [h for h in journal.hedges if h["close_id"] == close.id]
+    if not legs:
+        return found
+    covers = _covers(legs)
+    by_venue = {v.venue: v.hedged for v in figures.venues if v.hedged > 0}
+    if covers != by_venue:
+        shown = ", ".join(f"{n} {_q(q)}" for n, q in sorted(covers.items())) or "nothing"
+        owed = ", ".join(f"{n} {_q(q)}" for n, q in sorted(by_venue.items())) or "nothing"
+        found.append(
+            Violation(
+                "position",
+                f"{where}: its hedge rows cover {shown}, the venues' figures attribute {owed}",
+            )
+        )
+    return found
+
+
+def _residuals(where: str, close: CloseView, figures: PositionFigures) -> list[Violation]:
+    """(f): the venues' residuals and the unattributed rest are the close's residual."""
+    named = sum((v.residual or ZERO for v in figures.venues), ZERO) + figures.unattributed
+    if close.residual_qty is None or named == close.residual_qty:
+        return []
+    parts = ", ".join(f"{v.venue} {_q(v.residual)}" for v in figures.venues if v.residual)
+    return [
+        Violation(
+            "position",
+            f"{where}: residual {_q(close.residual_qty)} journaled, the venues' residuals "
+            f"({parts or 'none'}) and {_q(figures.unattributed)} unattributed make {_q(named)}",
+        )
+    ]
+
+
+def _whole(
+    where: str,
+    close: CloseView,
+    figures: PositionFigures,
+    done: _OnVenues,
+    perp_lot: Decimal | None,
+) -> list[Violation]:
+    """(e): what the outcome of a close says about its venues."""
+    found: list[Violation] = []
+    residual = close.residual_qty if close.residual_qty is not None else ZERO
+    dust = residual == 0 or (perp_lot is not None and ZERO < residual < perp_lot)
+    if close.outcome == "HEDGED" and not dust:
+        found.append(
+            Violation(
+                "position",
+                f"{where}: HEDGED leaving {_q(residual)} unhedged "
+                f"(smallest perp lot {_q(perp_lot)})",
+            )
+        )
+    if not is_whole(close):
+        return found
+    known = [v for v in figures.venues if v.held is not None]
+    total = sum((v.held or ZERO for v in known), ZERO)
+    if close.requested_qty != total:
+        parts = ", ".join(f"{v.venue} {_q(v.held)}" for v in known) or "none"
+        found.append(
+            Violation(
+                "position",
+                f"{where}: a close of everything held asks for {_q(close.requested_qty)}, "
+                f"the known holdings ({parts}) make {_q(total)}",
+            )
+        )
+    unknown = list(figures.unknown)
+    if unknown:
+        reason = close.outcome_reason or ""
+        named = reason[reason.find("holdings unknown") :] if "holdings unknown" in reason else ""
+        missing = [n for n in unknown if f"{n}:" not in named]
+        if close.outcome != "STRANDED" or missing:
+            found.append(
+                Violation(
+                    "position",
+                    f"{where}: {close.outcome} with holdings unknown on "
+                    f"{', '.join(unknown)}"
+                    + (f" ({', '.join(missing)} not named)" if missing else ""),
+                )
+            )
+    if close.outcome == "FLAT":
+        # every holding sold on its venue, but for what an opposite close took over
+        # internally (a crossing leaves the coins where they are)
+        unsold = {
+            v.venue: (v.held or ZERO) - done.sold.get(v.venue, ZERO)
+            for v in known
+            if done.sold.get(v.venue, ZERO) != v.held
+        }
+        internal = figures.by_venue().get(INTERNAL)
+        crossed = internal.sold if internal is not None else ZERO
+        if sum(unsold.values(), ZERO) != crossed:
+            left = [f"{n} {_q(q)}" for n, q in sorted(unsold.items())]
+            found.append(
+                Violation(
+                    "position",
+                    f"{where}: FLAT with holdings left unsold ({', '.join(left)})",
+                )
+            )
     return found

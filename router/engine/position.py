@@ -23,6 +23,7 @@ from router.engine.ports import HealthPort, VenuePort, lists
 from router.engine.waves import VenueState, inventory_for
 from router.journal.holdings import record_holdings, resolve_holding
 from router.journal.repository import Journal
+from router.venues.errors import RateLimited
 
 ZERO = Decimal(0)
 
@@ -41,6 +42,16 @@ class VenueRead:
     failures: tuple[BaseException, ...] = ()
     balance_failed: bool = False
     """Whether the balance read was among the failures."""
+
+    @property
+    def retry_after_s(self) -> float | None:
+        """The longest ``Retry-After`` among the failures, if a venue said one."""
+        waits = [
+            e.retry_after_s
+            for e in self.failures
+            if isinstance(e, RateLimited) and e.retry_after_s is not None
+        ]
+        return max(waits) if waits else None
 
 
 def describe(error: BaseException) -> str:
@@ -128,11 +139,13 @@ class Position:
         """Whether a venue whose holdings are unknown may be asked again at ``now``."""
         return now >= self._next_read.get(venue, 0.0)
 
-    def missed(self, venue: str, now: float) -> None:
-        """A read of the venue's holdings failed at ``now``: back off before the next."""
+    def missed(self, venue: str, now: float, retry_after_s: float | None = None) -> None:
+        """A read of the venue's holdings failed at ``now``: back off before the next,
+        at least as long as the venue's ``Retry-After``."""
         misses = self._misses.get(venue, 0)
         self._misses[venue] = misses + 1
-        self._next_read[venue] = now + self.retry_s[min(misses, len(self.retry_s) - 1)]
+        wait = self.retry_s[min(misses, len(self.retry_s) - 1)]
+        self._next_read[venue] = now + max(wait, retry_after_s or 0.0)
 
     @property
     def known(self) -> Decimal:

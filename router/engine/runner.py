@@ -153,7 +153,7 @@ class CloseRunner:
                         failure_kind(error), describe(error)[:200]
                     )
             if read.held is None and position is not None:
-                position.missed(read.name, now)
+                position.missed(read.name, now, read.retry_after_s)
             if read.failures:
                 await self.journal.record_venue_event(
                     venue=read.name,
@@ -211,7 +211,7 @@ class CloseRunner:
         position.start(reads)
         for read in reads:
             if read.held is None:
-                position.missed(read.name, started)
+                position.missed(read.name, started, read.retry_after_s)
         states = [r.state for r in reads if r.state is not None]
         reference, arrival_mid = consolidated_touch([s.view.book for s in states], self.side)
         if request.quantity == "all":

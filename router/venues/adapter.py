@@ -484,7 +484,7 @@ class VenueAdapter:
         except Exception as exc:
             error = read_error(exc, self.name, action)
             if isinstance(error, RateLimited):
-                error.retry_after_s = self._retry_after_since(started)  # type: ignore[attr-defined]
+                error.retry_after_s = self._retry_after_since(started)
             raise error from exc
         body = exchange.last_http_response
         if body and exchange.last_json_response is None:

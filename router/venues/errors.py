@@ -40,6 +40,9 @@ class RateLimited(VenueUnavailable):
     lower the polling rate or move reads to the websocket streams.
     """
 
+    retry_after_s: float | None = None
+    """The venue's ``Retry-After`` in seconds, when its answer said."""
+
 
 class OrderRejected(VenueError):
     """The venue definitely did not place the order (funds, filters, parameters, auth).

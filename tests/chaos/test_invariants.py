@@ -128,11 +128,27 @@ def _fill(trade_id: int, qty: Decimal, client_id: str = "c1") -> FillRecord:
     )
 
 
+def _holding(venue: str, held: Decimal | None, **fields: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "close_id": "cl_1",
+        "venue": venue,
+        "asset": "BTC",
+        "held": held,
+        "unknown_reason": None if held is not None else "RateLimited: 429",
+        "stuck": False,
+        "left_reason": None,
+        "resolved_at": T0 if held is not None else None,
+    }
+    row.update(fields)
+    return row
+
+
 def _consistent() -> tuple[JournalSnapshot, VenueLedger]:
     journal = JournalSnapshot(
         closes=[_close()],
         attempts=[_attempt("c1", D(2))],
         fills=[_fill(10, D("1.5")), _fill(11, D("0.5"))],
+        holdings={"cl_1": [_holding("alpha", D(3))]},
     )
     ledger = VenueLedger(
         "alpha",
@@ -234,6 +250,10 @@ def test_internal_crossings_count_as_filled_without_a_venue_trade() -> None:
     crossed = replace(
         journal,
         closes=[_close(requested_qty=D(3), filled_qty=D(3))],
+        attempts=[
+            *journal.attempts,
+            _attempt("net-1", D(1), purpose="net", venue="internal", market="internal"),
+        ],
         fills=[*journal.fills, replace(_fill(1, D(1), "net-1"), venue="internal")],
     )
     assert check(crossed, [ledger]) == []
