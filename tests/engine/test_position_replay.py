@@ -60,8 +60,10 @@ def _calm_with(fault: dict[str, Any], tmp_path: Path) -> Path:
 def _simulate(scenario: Path, tmp_path: Path) -> dict[str, Any]:
     db = f"sqlite+aiosqlite:///{tmp_path / 'journal.db'}"
     done = subprocess.run(
-        [sys.executable, "-m", "router.cli", "simulate", "--scenario", str(scenario)]
-        + ["--seed", "1", "--json", "--db", db],
+        [
+            *(sys.executable, "-m", "router.cli", "simulate", "--scenario", str(scenario)),
+            *("--seed", "1", "--json", "--db", db),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
