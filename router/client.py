@@ -137,8 +137,14 @@ class RouterClient:
         hedges: list[dict[str, Any]] = result["hedges"]
         return hedges
 
-    async def unwind(self, hedge_id: int, quantity: Decimal | None = None) -> Decimal:
-        body = None if quantity is None else {"quantity": _text(quantity)}
+    async def unwind(
+        self, hedge_id: int, quantity: Decimal | None = None, *, with_spot: bool = False
+    ) -> Decimal:
+        """Buy a hedge back; ``with_spot``: sell the inventory it covers first, and buy
+        back exactly what was sold."""
+        body: dict[str, Any] | None = None if quantity is None else {"quantity": _text(quantity)}
+        if with_spot:
+            body = {**(body or {}), "with_spot": True}
         result = await self._call("POST", f"/v1/hedges/{hedge_id}/unwind", json=body)
         return Decimal(result["unwound"])
 

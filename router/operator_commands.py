@@ -446,10 +446,11 @@ def hedge_list(
         "state",
         "opened_at",
     )
-    for column in columns:
+    for column in (*columns, "covers"):
         table.add_column(column.replace("_", " "))
     for row in hedges:
-        table.add_row(*(_show(row.get(c)) for c in columns))
+        covers = ", ".join(f"{v} {q}" for v, q in (row.get("covers") or {}).items()) or "-"
+        table.add_row(*(_show(row.get(c)) for c in columns), covers)
     Console().print(table)
 
 
@@ -460,6 +461,14 @@ def hedge_unwind(
         str | None,
         typer.Option("--quantity", help="Unwind only this much (default: all of it)."),
     ] = None,
+    with_spot: Annotated[
+        bool,
+        typer.Option(
+            "--with-spot",
+            help="First sell the spot inventory the hedge covers (on the covered venues "
+            "that can trade now), then buy back exactly what was sold.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
     url: ApiUrlOption = DEFAULT_API_URL,
     token: TokenOption = None,
@@ -469,7 +478,7 @@ def hedge_unwind(
         amount = None if quantity is None else Decimal(quantity)
     except InvalidOperation:
         raise _fail(f"--quantity must be a decimal, not {quantity!r}") from None
-    unwound = _run(url, token, lambda client: client.unwind(hedge_id, amount))
+    unwound = _run(url, token, lambda client: client.unwind(hedge_id, amount, with_spot=with_spot))
     if as_json:
         _print_json({"hedge_id": hedge_id, "unwound": format(unwound.normalize(), "f")})
         return

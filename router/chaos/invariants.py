@@ -500,7 +500,9 @@ def _position(
     venues' trades of its orders; ``residual`` per venue as
     :func:`router.core.position.attribute` hands it out, the figures an operator reads):
 
-    (a) every configured venue (the request's ``venues``, else every venue) has a row;
+    (a) every configured venue (the request's ``venues``, else every venue) has a row
+        (a close with neither rows nor orders, stated by something other than the
+        engine's runner, is left to the ``outcome`` invariant);
     (b) for a sell, on a venue no other close traded the base asset on, a known
         ``held`` is what the venue's ledger held at the start, and what it holds at the
         end is ``held - sold`` (for a close of everything: its hedged plus its residual);
@@ -521,6 +523,10 @@ def _position(
         if close.outcome not in OUTCOMES:
             continue  # the ``outcome`` invariant already names it
         rows = journal.holdings.get(close.id, ())
+        if not rows and not any(a.close_id == close.id for a in journal.attempts):
+            # journaled and stated without resolving a position or sending an order (not
+            # by the engine's runner): nothing to compare with the venues but its outcome
+            continue
         wanted = close.request.get("venues") or list(by_name)
         configured = [n for n in wanted if n in by_name]
         present = {r["venue"] for r in rows}

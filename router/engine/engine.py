@@ -21,6 +21,7 @@ from router.engine.outcome import CloseResult
 from router.engine.pacing import Pacing
 from router.engine.ports import HealthPort, VenuePort
 from router.engine.progress import ProgressHook
+from router.engine.release import Release, sell_covered
 from router.engine.request import CloseRequest
 from router.engine.runner import CloseRunner
 from router.engine.waves import VenueState, WaveContext
@@ -145,11 +146,16 @@ class Engine:
             await self.settle_finished()
         return results
 
-    async def unwind(self, hedge_id: int, quantity: Decimal | None = None) -> Decimal:
+    async def unwind(
+        self, hedge_id: int, quantity: Decimal | None = None, *, with_spot: bool = False
+    ) -> Decimal:
         """Buy back (part of) a perp hedge reduce-only; return the quantity unwound.
 
         The operator (or a later close) sells the spot the hedge covered; this takes the
-        matching perp short off so the position's delta stays covered throughout.
+        matching perp short off so the position's delta stays covered throughout. With
+        ``with_spot`` the engine first sells the inventory the hedge covers itself, on
+        the covered venues that can trade now (:mod:`router.engine.release`), and buys
+        back exactly what it sold.
         """
         await sync_unwinds(self.journal)
         hedges = {h["id"]: h for h in await self.journal.hedges()}
@@ -170,6 +176,14 @@ class Engine:
         size = open_size if quantity is None else min(quantity, open_size)
         if size <= 0:
             return ZERO
+        if with_spot:
+            release = Release(
+                self.journal, self.venues, self.health, self.policy, self.pacing.sleep
+            )
+            size = await sell_covered(release, hedge, len(attempts) + 1, size)
+            if size <= 0:
+                return ZERO
+            attempts = await self.journal.attempts(hedge["close_id"])
         venue = self.venues[hedge["venue"]]
         side = Side(hedge["side"]).opposite
         symbol = hedge["symbol"]

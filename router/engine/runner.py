@@ -229,10 +229,12 @@ class CloseRunner:
                 request=request.model_dump(mode="json"),
                 reference_price=reference,
                 lease=self.pacing.lease,
+                holdings=tuple(position.holdings.values()),
+                asset=self._asset(),
             )
         )
         if created:
-            await position.journal_start(close.id, self._asset())
+            position.close_id = close.id
         else:
             if close.outcome is not None or not await self.journal.claim(
                 close.id, self.pacing.lease

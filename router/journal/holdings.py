@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from router.core.position import PositionFigures, VenueHolding, attribute
 from router.journal.models import Hedge, Holding
 from router.journal.records import AttemptView, CloseView, FillRecord
-from router.journal.repository import Journal
+from router.journal.repository import Journal, holding_rows
 
 HOLDINGS = cast(Table, Holding.__table__)
 HEDGES = cast(Table, Hedge.__table__)
@@ -31,23 +31,11 @@ EXITS = ("close", "net")
 async def record_holdings(
     journal: Journal, close_id: str, asset: str, holdings: Sequence[VenueHolding]
 ) -> None:
-    """Journal the position as resolved at the start, one row per configured venue."""
+    """Journal the position as resolved at the start, one row per configured venue (for
+    a close journaled without them; new closes carry them in ``NewClose.holdings``)."""
     if not holdings:
         return
-    now = journal.clock()
-    rows = [
-        {
-            "close_id": close_id,
-            "venue": h.venue,
-            "asset": asset,
-            "held": h.held,
-            "unknown_reason": None if h.held is not None else (h.unknown_reason or "unknown"),
-            "stuck": False,
-            "left_reason": None,
-            "resolved_at": now if h.held is not None else None,
-        }
-        for h in holdings
-    ]
+    rows = holding_rows(close_id, asset, holdings, journal.clock())
 
     async def work(conn: AsyncConnection) -> None:
         await conn.execute(insert(HOLDINGS), rows)
@@ -164,5 +152,24 @@ async def record_covers(journal: Journal, close: CloseView) -> None:
                 .where(HEDGES.c.id == hedge_id)
                 .values(covers_json=json.dumps(mine, sort_keys=True))
             )
+
+    await journal.write(work)
+
+
+def covers_of(hedge: Mapping[str, Any]) -> dict[str, Decimal]:
+    """A hedge row's covers: spot venue -> quantity of its inventory the short covers."""
+    raw = json.loads(hedge.get("covers_json") or "{}")
+    return {str(venue): Decimal(str(amount)) for venue, amount in raw.items()}
+
+
+async def set_covers(journal: Journal, hedge_id: int, covers: Mapping[str, Decimal]) -> None:
+    """Replace a hedge row's covers (venues whose covered quantity fell to zero drop out)."""
+    text = json.dumps(
+        {v: format(q.normalize(), "f") for v, q in sorted(covers.items()) if q > 0},
+        sort_keys=True,
+    )
+
+    async def work(conn: AsyncConnection) -> None:
+        await conn.execute(update(HEDGES).where(HEDGES.c.id == hedge_id).values(covers_json=text))
 
     await journal.write(work)

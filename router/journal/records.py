@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from router.core.orders import OrderState
+from router.core.position import VenueHolding
 
 BOOK_LEVELS_KEPT = 20
 DEFAULT_LEASE = timedelta(seconds=30)
@@ -24,6 +25,10 @@ class NewClose:
     reference_price: Decimal | None = None
     close_id: str | None = None
     lease: timedelta = DEFAULT_LEASE
+    holdings: tuple[VenueHolding, ...] = ()
+    """The position per configured venue as resolved at the start, journaled with the
+    close in one transaction (``asset`` names what they hold)."""
+    asset: str = ""
 
 
 @dataclass(frozen=True, slots=True)

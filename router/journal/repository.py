@@ -22,6 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from router.core.orders import IllegalTransition, OrderState, transition
+from router.core.position import VenueHolding
 from router.journal.db import make_engine
 from router.journal.models import (
     Attempt,
@@ -29,6 +30,7 @@ from router.journal.models import (
     Close,
     Fill,
     Hedge,
+    Holding,
     LiquidityEvent,
     VenueEvent,
 )
@@ -51,6 +53,7 @@ CLOSES = cast(Table, Close.__table__)
 ATTEMPTS = cast(Table, Attempt.__table__)
 FILLS = cast(Table, Fill.__table__)
 HEDGES = cast(Table, Hedge.__table__)
+HOLDINGS = cast(Table, Holding.__table__)
 T = TypeVar("T")
 
 ZERO = Decimal(0)
@@ -168,6 +171,10 @@ class Journal:
                     .returning(CLOSES)
                 )
             ).one()
+            if new.holdings:
+                await conn.execute(
+                    insert(HOLDINGS), holding_rows(row.id, new.asset, new.holdings, now)
+                )
             return close_view(row), True
 
         try:
@@ -737,3 +744,22 @@ async def _attempt_ids(conn: AsyncConnection, client_ids: set[str]) -> dict[str,
         )
     )
     return {client_id: attempt_id for client_id, attempt_id in rows}
+
+
+def holding_rows(
+    close_id: str, asset: str, holdings: Sequence[VenueHolding], now: datetime
+) -> list[dict[str, Any]]:
+    """``holdings`` rows of a close's position as resolved at ``now``."""
+    return [
+        {
+            "close_id": close_id,
+            "venue": h.venue,
+            "asset": asset,
+            "held": h.held,
+            "unknown_reason": None if h.held is not None else (h.unknown_reason or "unknown"),
+            "stuck": False,
+            "left_reason": None,
+            "resolved_at": now if h.held is not None else None,
+        }
+        for h in holdings
+    ]

@@ -161,15 +161,18 @@ async def unwind(request: web.Request) -> web.Response:
     except ValueError:
         raise ApiError(404, "unknown hedge") from None
     data = parse_body(await request.read(), optional=True)
-    unknown = sorted(set(data) - {"quantity"})
+    unknown = sorted(set(data) - {"quantity", "with_spot"})
     if unknown:
         raise field_error(unknown[0], "unknown field")
     quantity: Decimal | None = None
     if "quantity" in data:
         quantity = _positive(data["quantity"])
+    with_spot = data.get("with_spot", False)
+    if not isinstance(with_spot, bool):
+        raise field_error("with_spot", "must be true or false")
     if hedge_id not in {h["id"] for h in await state.journal.hedges()}:
         raise ApiError(404, "unknown hedge")
-    unwound = await state.engine.unwind(hedge_id, quantity)
+    unwound = await state.engine.unwind(hedge_id, quantity, with_spot=with_spot)
     return respond({"hedge_id": hedge_id, "unwound": unwound})
 
 

@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 from aiohttp import web
 from pydantic import ValidationError
 
+from router.journal.holdings import covers_of
 from router.journal.records import AttemptView, CloseView, FillRecord
 
 
@@ -178,4 +179,6 @@ def hedge_json(row: Mapping[str, Any]) -> dict[str, Any]:
         "opened_at",
         "closed_at",
     )
-    return {key: row.get(key) for key in keys}
+    answer = {key: row.get(key) for key in keys}
+    answer["covers"] = covers_of(row)
+    return answer

@@ -261,7 +261,13 @@ def test_internal_crossings_count_as_filled_without_a_venue_trade() -> None:
 
 def test_a_perp_short_its_hedges_do_not_book_is_found() -> None:
     journal, ledger = _consistent()
-    hedge = {"close_id": "cl_1", "venue": "alpha", "quantity": D(0), "unwound_qty": D(0)}
+    hedge = {
+        "close_id": "cl_1",
+        "venue": "alpha",
+        "quantity": D(0),
+        "unwound_qty": D(0),
+        "covers_json": '{"alpha": "1"}',
+    }
     perp_order = replace(_order(2, "h1", D(1)), market="linear")
     perp_trade = replace(_trade(20, 2, D(1)), market="linear")
     hedged = replace(
@@ -282,7 +288,13 @@ def test_a_perp_short_its_hedges_do_not_book_is_found() -> None:
 
 def test_unwinds_are_booked_and_never_exceed_the_hedge() -> None:
     journal, ledger = _consistent()
-    hedge = {"close_id": "cl_1", "venue": "alpha", "quantity": D(1), "unwound_qty": D(0)}
+    hedge = {
+        "close_id": "cl_1",
+        "venue": "alpha",
+        "quantity": D(1),
+        "unwound_qty": D(0),
+        "covers_json": '{"alpha": "1"}',
+    }
 
     def perp(order_id: int, client_id: str, qty: Decimal) -> tuple[Order, Trade]:
         order = replace(_order(order_id, client_id, qty), market="linear")

@@ -160,18 +160,18 @@ async def test_a_router_killed_while_unwinding_books_the_buy_back_on_restart(
 
 @pytest.mark.parametrize("seed", [388, 932])
 async def test_storm_seed_journals_every_hedge_fill(seed: int, tmp_path: Path) -> None:
-    report = await run_storm(seed, tmp_path, nonsense=False)
+    report = await run_storm(seed, tmp_path, nonsense=False, position=False)
     assert report.injected.get("garbled", 0) > 0
     assert report.violations == []
 
 
 async def test_storm_seed_1122_reconciles_an_order_left_in_doubt(tmp_path: Path) -> None:
-    report = await run_storm(1122, tmp_path, nonsense=False)
+    report = await run_storm(1122, tmp_path, nonsense=False, position=False)
     assert report.injected.get("timeout_after_accept", 0) > 0
     assert report.violations == []
 
 
 async def test_storm_seed_74_never_reads_a_nulled_quantity_as_unfilled(tmp_path: Path) -> None:
-    report = await run_storm(74, tmp_path)
+    report = await run_storm(74, tmp_path, position=False)
     assert report.injected.get("nonsense", 0) > 0
     assert report.violations == []

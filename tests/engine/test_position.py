@@ -150,3 +150,30 @@ async def test_a_passive_close_is_priced_on_the_venues_that_hold_the_asset(
     assert result.outcome == "FLAT", result.reason
     assert result.filled == D("0.5")
     assert "bravo" not in {n for n, v in result.venues.items() if v.filled > 0}
+
+
+async def test_when_the_venue_comes_back_its_inventory_and_the_hedge_go_together(
+    world: World,
+) -> None:
+    await _spot_of_bravo_down(world)
+    result = await world.engine.close(world.request(quantity="all"))
+    assert result.outcome == "HEDGED", result.reason
+    world.venue("bravo").faults.clear()
+    world.clock.advance(D(120))  # bravo's circuit cooldown is over
+    world.cluster.step()
+    legs = [h for h in await world.journal.hedges() if h["close_id"] == result.close_id]
+    bought_back = D(0)
+    for leg in legs:
+        if json.loads(leg["covers_json"]):
+            bought_back += await world.engine.unwind(leg["id"], with_spot=True)
+    assert bought_back == HELD["bravo"]
+    bravo = world.venue("bravo").spot.balances["BTC"]
+    assert bravo.free + bravo.locked == 0
+    releases = [a for a in await world.journal.attempts(result.close_id) if a.purpose == "release"]
+    assert releases
+    assert sum((a.filled_qty for a in releases), D(0)) == HELD["bravo"]
+    after = {h["id"]: h for h in await world.journal.hedges()}
+    for leg in legs:
+        row = after[leg["id"]]
+        assert row["unwound_qty"] == row["quantity"]
+        assert json.loads(row["covers_json"]) == {}

@@ -57,6 +57,7 @@ from sqlalchemy import Boolean, Column, Integer, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from router.core.orders import OrderState
+from router.core.position import VenueHolding
 from router.journal.audit import (
     TIME_COLUMNS,
     AttemptEntry,
@@ -292,6 +293,8 @@ async def build_close(engine: AsyncEngine) -> None:
             request=request,
             reference_price=D("30000"),
             close_id=CLOSE_ID,
+            holdings=(VenueHolding("alpha", D("2.5")), VenueHolding("beta", D("1"))),
+            asset="BTC",
         )
         await journal.create_close(new)
         await _wave_zero(journal, clock)
@@ -351,6 +354,18 @@ async def _timeline(engine: AsyncEngine) -> Timeline:
 
 def _entries(timeline: Timeline, kind: type[Any]) -> list[Any]:
     return [entry for entry in timeline.events if isinstance(entry, kind)]
+
+
+async def test_timeline_states_the_position_per_venue(audited: AsyncEngine) -> None:
+    position = (await _timeline(audited)).position
+    assert position is not None
+    figures = {v.venue: (v.held, v.sold, v.hedged, v.residual, v.kept) for v in position.venues}
+    assert figures == {
+        "alpha": (D("2.5"), D("2.0"), D("0.5"), D(0), D(0)),
+        "beta": (D(1), D("1.0"), D(0), D(0), D(0)),
+    }
+    assert position.unknown == ()
+    assert position.unattributed == 0
 
 
 async def test_timeline_lists_every_event_in_time_order(audited: AsyncEngine) -> None:

@@ -131,6 +131,40 @@ async def test_downgrade_to_base_drops_every_table_and_upgrade_restores_them(
         await engine.dispose()
 
 
+async def test_a_journal_of_revision_0001_keeps_its_hedges_through_0002(db_url: str) -> None:
+    engine = make_engine(db_url)
+    at = datetime(2024, 3, 12, 10, 0, tzinfo=UTC)
+    try:
+        await upgrade(engine, "0001")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO closes (id, idempotency_key, symbol, side, requested_qty, "
+                    "request_json, state, filled_qty, hedged_qty, created_at, updated_at) "
+                    "VALUES ('c1', 'k1', 'BTC', 'sell', 2, '{}', 'DONE', 1, 1, :at, :at)"
+                ),
+                {"at": at},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO hedges (close_id, venue, symbol, side, quantity, unwound_qty, "
+                    "state, opened_at) VALUES ('c1', 'alpha', 'BTC/USDT:USDT', 'sell', 1, 0, "
+                    "'OPEN', :at)"
+                ),
+                {"at": at},
+            )
+        await upgrade(engine, "head")
+        async with engine.connect() as conn:
+            covers = (await conn.execute(select(Hedge.covers_json))).scalars().all()
+            holdings = (await conn.execute(text("SELECT count(*) FROM holdings"))).scalar()
+        assert covers == ["{}"]
+        assert holdings == 0
+        await downgrade(engine, "0001")
+        assert "holdings" not in await table_names(engine)
+    finally:
+        await engine.dispose()
+
+
 async def test_ensure_schema_creates_a_fresh_sqlite_file_and_its_directory(
     tmp_path: Path,
 ) -> None:

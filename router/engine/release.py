@@ -1,0 +1,89 @@
+"""Selling the inventory a hedge covers and buying the hedge back, together.
+
+A close whose venue could not trade hedged that venue's holdings on a perpetual
+elsewhere (the hedge row's ``covers_json`` says whose inventory it covers). Once the
+venue trades again, :func:`sell_covered` sells that inventory in spot (IOC, within the
+policy's first tolerance of the venue's best bid), journaled as ``release`` attempts of
+the close; the engine then buys back exactly what was sold of the short, so the
+position's delta stays covered throughout: never more short than spot held, never spot
+held without its short.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from router.core.book import Side
+from router.core.policy import Policy
+from router.engine.ports import HealthPort, VenuePort, lists
+from router.engine.waves import VenueState, WaveContext, book_levels
+from router.journal.holdings import covers_of, set_covers
+from router.journal.repository import Journal
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+
+@dataclass
+class Release:
+    journal: Journal
+    venues: Mapping[str, VenuePort]
+    health: Mapping[str, HealthPort]
+    policy: Policy
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+
+def spot_of(perp_symbol: str) -> str:
+    """``BTC/USDT:USDT`` -> ``BTC/USDT``."""
+    return perp_symbol.split(":", 1)[0]
+
+
+async def sell_covered(
+    release: Release, hedge: Mapping[str, Any], wave: int, most: Decimal
+) -> Decimal:
+    """Sell (buy, for a short close) up to ``most`` of the inventory ``hedge`` covers, on
+    the covered venues that can trade now; return the quantity done and book it off the
+    hedge's covers."""
+    side = Side(hedge["side"])
+    symbol = spot_of(hedge["symbol"])
+    covers = covers_of(hedge)
+    done = ZERO
+    for name, covered in sorted(covers.items()):
+        want = min(covered, most - done)
+        venue = release.venues.get(name)
+        if want <= 0 or venue is None or not venue.loaded or not lists(venue, symbol):
+            continue
+        if not release.health[name].allow():
+            continue
+        market = venue.market(symbol)
+        asset = market.base if side is Side.SELL else market.quote
+        view, balance = await asyncio.gather(venue.order_book(symbol), venue.free_balance(asset))
+        touch = view.book.best_bid if side is Side.SELL else view.book.best_ask
+        if touch is None:
+            continue
+        size = min(want, balance) if side is Side.SELL else want
+        tolerance = release.policy.tolerance(0) or ZERO
+        cap = touch * (ONE - tolerance) if side is Side.SELL else touch * (ONE + tolerance)
+        state = VenueState(name, market, view, size)
+        await release.journal.record_books(hedge["close_id"], wave, [book_levels(state)])
+        context = WaveContext(
+            release.journal,
+            release.venues,
+            release.health,
+            hedge["close_id"],
+            side,
+            symbol,
+            purpose="release",
+            sleep=release.sleep,
+        )
+        result = await context.run(wave, 0, [state], size, cap)
+        covers[name] = covered - result.filled
+        done += result.filled
+        wave += 1
+    if done > 0:
+        await set_covers(release.journal, hedge["id"], covers)
+    return done
