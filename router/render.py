@@ -65,7 +65,7 @@ def render_close(result: dict[str, Any], console: Console | None = None) -> None
     for column in ("venue", "held", "sold", "average price", "hedged for it", "residual", "orders"):
         venues.add_column(column, justify="left" if column == "venue" else "right")
     names = list(held) + [n for n in result["venues"] if n not in held]
-    notes: list[str] = []
+    notes: dict[str, list[str]] = {}
     for name in names:
         row = result["venues"].get(name, {})
         figures = held.get(name, {})
@@ -80,10 +80,10 @@ def render_close(result: dict[str, Any], console: Console | None = None) -> None
             str(row.get("attempts", 0)),
         )
         if figures.get("why"):
-            notes.append(f"  {name}: {figures['why']}")
+            notes.setdefault(figures["why"], []).append(name)
     out.print(venues)
-    for note in notes:
-        out.print(note, markup=False)
+    for why, where in notes.items():
+        out.print(f"  {', '.join(where)}: {why}", markup=False)
     legs = {
         n: r.get("hedged")
         for n, r in result["venues"].items()

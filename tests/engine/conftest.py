@@ -8,6 +8,7 @@ crisis runs in well under a second, deterministically.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -112,8 +113,9 @@ def scenario() -> Scenario:
     return three_venues()
 
 
-@pytest.fixture
-async def world(scenario: Scenario, tmp_path: Path) -> AsyncIterator[World]:
+@contextlib.asynccontextmanager
+async def checked_world(scenario: Scenario, tmp_path: Path) -> AsyncIterator[World]:
+    """A world for one test; the invariants are checked when the test is done with it."""
     stack: list[Callable[[], Any]] = []
     try:
         built = await build_world(scenario, tmp_path, stack)
@@ -122,6 +124,12 @@ async def world(scenario: Scenario, tmp_path: Path) -> AsyncIterator[World]:
     finally:
         for undo in reversed(stack):
             await undo()
+
+
+@pytest.fixture
+async def world(scenario: Scenario, tmp_path: Path) -> AsyncIterator[World]:
+    async with checked_world(scenario, tmp_path) as built:
+        yield built
 
 
 async def check_invariants(world: World) -> None:

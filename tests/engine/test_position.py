@@ -8,7 +8,7 @@ venue that holds nothing, an explicit quantity beyond the holdings.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ import pytest
 from router.engine.errors import PositionExceeded
 from router.journal.holdings import holdings
 from router.sim.scenario import FaultSpec
-from tests.engine.conftest import World, build_world, check_invariants, three_venues
+from tests.engine.conftest import World, checked_world, three_venues
 
 D = Decimal
 HELD = {"alpha": D(6), "bravo": D(4), "charlie": D(3)}
@@ -130,14 +130,8 @@ async def bravo_sold_out(tmp_path: Path) -> AsyncIterator[World]:
     scenario = three_venues(
         venues=_venues(bravo={"balances": {"BTC": "0", "USDT": "500000"}, "price_offset_bps": "30"})
     )
-    stack: list[Callable[[], Any]] = []
-    try:
-        built = await build_world(scenario, tmp_path, stack)
+    async with checked_world(scenario, tmp_path) as built:
         yield built
-        await check_invariants(built)
-    finally:
-        for undo in reversed(stack):
-            await undo()
 
 
 async def test_a_passive_close_is_priced_on_the_venues_that_hold_the_asset(
