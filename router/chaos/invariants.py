@@ -6,8 +6,9 @@ many crashes — the two must agree:
 
 ``oversell``
     nothing sold beyond the position: on no venue more spot than it held, for no close
-    more (spot, internal crossing and perp hedge) than it requested, and no hedge bought
-    back beyond its size;
+    more (spot, internal crossing and perp hedge) than it requested, no hedge bought
+    back beyond its size, and no more of the inventory a hedge covers sold after the
+    close (``release``) than was hedged;
 ``unknown_order``
     no order on a venue that the journal does not know (for that venue and market);
 ``duplicate_order``
@@ -26,14 +27,14 @@ many crashes — the two must agree:
     every close covers its whole position, venue by venue (see :func:`_position`):
     every configured venue has a ``holdings`` row; a known holding is what the venue's
     ledger held (where no other close traded there) and what it still holds is that
-    less what the close sold there; per venue, the sales journaled are the venue's; the
-    perp quantity the venues shorted for the close is attributed to venues in full (and
-    the hedge rows' covers say the same); the venues' residuals (plus what no venue's
-    known holdings explain) add up to the close's residual; a close of everything held
+    less what the close sold (and released) there; per venue, the sales journaled are
+    the venue's; the perp quantity the venues shorted for the close is attributed to
+    venues in full (and the hedge rows' covers say the same); the venues' residuals
+    (plus what no venue's known holdings explain) add up to the close's residual; a
+    HEDGED close leaves at most dust below a perp lot; a close of everything held
     (``quantity = "all"``) asks for the sum of the known holdings, sells no venue
-    beyond its holding, is FLAT only with every holding sold, HEDGED only with nothing
-    (or dust below a perp lot) left, and with a venue's holdings unknown is STRANDED
-    naming that venue.
+    beyond its holding, is FLAT only with every holding sold, HEDGED only with no venue
+    unknown, and with a venue's holdings unknown is STRANDED naming that venue.
 
 :func:`check` is pure: it compares a :class:`JournalSnapshot` with a
 :class:`VenueLedger` per venue and returns the :class:`Violation` list (empty when
@@ -61,6 +62,8 @@ from router.sim.venue import SimVenue
 
 ZERO = Decimal(0)
 INTERNAL = "internal"
+RELEASE = "release"
+"""Attempts selling, after the close, the inventory its hedge covers."""
 OUTCOMES = ("FLAT", "HEDGED", "STRANDED")
 INVARIANTS = (
     "oversell",
@@ -279,6 +282,9 @@ class _Executed:
     hedge: Decimal = ZERO
     unwind: Decimal = ZERO
     internal: Decimal = ZERO
+    released: Decimal = ZERO
+    """Spot sold after the close of the inventory its hedge covers (``release``
+    attempts, ``router hedge unwind --with-spot``): not part of the close's fills."""
 
 
 def _executed(
@@ -299,6 +305,8 @@ def _executed(
                 tally.hedge += trade.qty
             elif attempt.purpose == "unwind":
                 tally.unwind += trade.qty
+            elif attempt.purpose == RELEASE:
+                tally.released += trade.qty
             else:
                 tally.spot += trade.qty
     for fill in journal.fills:
@@ -343,8 +351,17 @@ def _closes(
 def _unwinds(
     close: CloseView, rows: Sequence[Mapping[str, Any]], done: _Executed
 ) -> list[Violation]:
-    """A hedge is never bought back beyond its size, and its row books what was."""
+    """A hedge is never bought back beyond its size, nor more inventory released than it
+    covered, and its row books what was bought back."""
     found: list[Violation] = []
+    if done.released > done.hedge:
+        found.append(
+            Violation(
+                "oversell",
+                f"close {close.id}: the venues show {_q(done.released)} of the covered "
+                f"inventory sold after the close, of a {_q(done.hedge)} hedge",
+            )
+        )
     if done.unwind > done.hedge:
         found.append(
             Violation(
@@ -425,6 +442,9 @@ class _OnVenues:
 
     sold: dict[str, Decimal] = field(default_factory=dict)
     """Per venue, what its spot executed of the close's exit orders."""
+    released: dict[str, Decimal] = field(default_factory=dict)
+    """Per venue, what its spot executed of the close's ``release`` orders (the covered
+    inventory sold after the close, its hedge bought back with it)."""
     hedged: Decimal = ZERO
     """What the venues' perpetuals executed of the close's hedge orders (unwinds apart)."""
 
@@ -449,6 +469,8 @@ def _by_close(
             tally = tallies.setdefault(owner, _OnVenues())
             if trade.market == "spot" and attempt.purpose in EXITS:
                 tally.sold[ledger.name] = tally.sold.get(ledger.name, ZERO) + trade.qty
+            elif trade.market == "spot" and attempt.purpose == RELEASE:
+                tally.released[ledger.name] = tally.released.get(ledger.name, ZERO) + trade.qty
             elif trade.market != "spot" and attempt.purpose == "hedge":
                 tally.hedged += trade.qty
     return tallies, traders
@@ -505,10 +527,13 @@ def _position(
         engine's runner, is left to the ``outcome`` invariant);
     (b) for a sell, on a venue no other close traded the base asset on, a known
         ``held`` is what the venue's ledger held at the start, and what it holds at the
-        end is ``held - sold`` (for a close of everything: its hedged plus its residual);
+        end is ``held - sold - released`` (for a close of everything: its hedged less
+        released, plus its residual);
     (c) per venue, the journaled sales are what the venue's own trades show;
     (d) the perp quantity the venues shorted for the close is attributed to venues in
-        full, and the hedge rows' ``covers_json`` say the same per venue;
+        full, no venue released (``router hedge unwind --with-spot``) more than was
+        hedged on its behalf, and the hedge rows' ``covers_json`` say per venue what is
+        hedged less what was released;
     (e) a close of everything held (``quantity = "all"``) asks for the sum of the known
         holdings and sells no venue beyond its holding; FLAT means every holding was
         sold, HEDGED that nothing (or dust below the smallest perp lot of its venues)
@@ -620,25 +645,28 @@ def _start_and_end(
             continue
         end = ledger.balances.get(base_asset)
         sold = done.sold.get(ledger.name, ZERO)
-        if end is not None and end != held - sold:
+        released = done.released.get(ledger.name, ZERO)
+        left = held - sold - released
+        if end is not None and end != left:
+            after = f" - released {_q(released)}" if released else ""
             found.append(
                 Violation(
                     "position",
                     f"{where}: {ledger.name} holds {_q(end)} {base_asset} at the end, "
-                    f"held {_q(held)} - sold {_q(sold)} = {_q(held - sold)}",
+                    f"held {_q(held)} - sold {_q(sold)}{after} = {_q(left)}",
                 )
             )
             continue
         mine = by_venue.get(ledger.name)
         if is_whole(close) and mine is not None and end is not None:
-            covered = mine.hedged + (mine.residual or ZERO)
+            covered = mine.hedged - released + (mine.residual or ZERO)
             if end != covered:
                 found.append(
                     Violation(
                         "position",
                         f"{where}: {ledger.name} still holds {_q(end)} {base_asset}, "
-                        f"but only {_q(mine.hedged)} is hedged on its behalf and "
-                        f"{_q(mine.residual)} named as its residual",
+                        f"but only {_q(mine.hedged - released)} is hedged on its behalf "
+                        f"and {_q(mine.residual)} named as its residual",
                     )
                 )
     return found
@@ -663,18 +691,34 @@ def _hedge_attribution(
                 f"{_q(attributed)} is attributed to venues' holdings",
             )
         )
+    for v in figures.venues:
+        released = done.released.get(v.venue, ZERO)
+        if released > v.hedged:
+            found.append(
+                Violation(
+                    "position",
+                    f"{where}: {_q(released)} of {v.venue}'s inventory released after the "
+                    f"close, only {_q(v.hedged)} was hedged on its behalf",
+                )
+            )
     legs = [h for h in journal.hedges if h["close_id"] == close.id]
     if not legs:
         return found
     covers = _covers(legs)
-    by_venue = {v.venue: v.hedged for v in figures.venues if v.hedged > 0}
+    # a release sells covered inventory and takes it off the hedge rows' covers
+    by_venue = {
+        v.venue: v.hedged - done.released.get(v.venue, ZERO)
+        for v in figures.venues
+        if v.hedged - done.released.get(v.venue, ZERO) > 0
+    }
     if covers != by_venue:
         shown = ", ".join(f"{n} {_q(q)}" for n, q in sorted(covers.items())) or "nothing"
         owed = ", ".join(f"{n} {_q(q)}" for n, q in sorted(by_venue.items())) or "nothing"
         found.append(
             Violation(
                 "position",
-                f"{where}: its hedge rows cover {shown}, the venues' figures attribute {owed}",
+                f"{where}: its hedge rows cover {shown}, the venues' figures attribute {owed}"
+                + (" (less what was released)" if done.released else ""),
             )
         )
     return found
