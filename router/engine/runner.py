@@ -284,11 +284,10 @@ class CloseRunner:
         progress = await self._spot_waves(close, reference, deadline, states, progress, entry)
         hedged = prior
         await self._hold()
-        if self._remaining(progress) > 0 and request.allow_hedge and not progress.cancelled:
+        hedgeable = self._hedgeable(progress)
+        if hedgeable > 0 and request.allow_hedge and not progress.cancelled:
             self._report(close, progress, "hedge", hedged)
-            opened = await open_hedge(
-                self._hedge_plan(close.id, progress.wave + 1), self._remaining(progress)
-            )
+            opened = await open_hedge(self._hedge_plan(close.id, progress.wave + 1), hedgeable)
             hedged += opened
             self.covered += opened
             if progress.hedge_chosen and self._remaining(progress) > 0:
@@ -303,6 +302,21 @@ class CloseRunner:
         progress.in_doubt += hedge_doubt
         await self._hold()
         return await self._finish(close, progress, hedged, arrival_mid, started)
+
+    def _hedgeable(self, progress: SpotTally) -> Decimal:
+        """What a hedge may cover: the rest, but never more than the known holdings left
+        unsold (a short for coins on a venue that never said it holds them could be a
+        naked short)."""
+        assert self.position is not None
+        unsold = sum(
+            (
+                max(h.held - progress.by_venue.get(n, ZERO), ZERO)
+                for n, h in self.position.holdings.items()
+                if h.held is not None
+            ),
+            ZERO,
+        )
+        return min(self._remaining(progress), max(unsold - self.covered, ZERO))
 
     def _remaining(self, progress: SpotTally) -> Decimal:
         """What spot still has to sell: the quantity less what is sold, in doubt or covered."""
@@ -336,7 +350,7 @@ class CloseRunner:
             progress.why,
             symbol=self.request.symbol,
             perp_lot=self._perp_lot(),
-            unknown=position.unknown() if position.whole else {},
+            unknown=position.unknown() if position.whole or residual > 0 else {},
             stuck={n: why for n, (stuck, why) in left.items() if stuck},
         )
         await self.journal.finish_close(
@@ -440,6 +454,10 @@ class CloseRunner:
             n: (h.held or ZERO) - tally.by_venue.get(n, ZERO) for n, h in position.holdings.items()
         }
         stuck = position.stuck_on(remaining)
+        unknown = position.unknown()
+        if not stuck and unknown:
+            named = "; ".join(f"{n}: {why}" for n, why in sorted(unknown.items()))
+            return f"the rest is not on any venue whose holdings are known ({named})"
         if not stuck:
             return "no venue holding the rest can take an order"
         named = "; ".join(f"{n}: {why}" for n, why in sorted(stuck.items()))
@@ -511,7 +529,11 @@ class CloseRunner:
                     now = self.pacing.monotonic()
                     stuck_since = now if stuck_since is None else stuck_since
                     progress.why = self._stuck_reason(progress)
-                    if now - stuck_since >= self.pacing.stuck_grace_s:
+                    waited = now - stuck_since >= self.pacing.stuck_grace_s
+                    # Part of the rest may be on venues whose holdings are unknown: wait
+                    # for them (within the resolve window) rather than give up on it.
+                    beyond_known = remaining > self._hedgeable(progress)
+                    if waited and not (beyond_known and self._resolving(deadline)):
                         return progress
                     await self.pacing.sleep(self.pacing.retry_after_empty_s)
                     continue

@@ -214,6 +214,10 @@ class VenueAdapter:
                 )
             except BadVenueData as exc:
                 log.warning("%s: market %s skipped: %s", self.name, symbol, exc)
+        if not markets:
+            # A garbled answer parses to no market at all: that is a failed load (to be
+            # retried), not a venue that lists nothing.
+            raise BadVenueData(f"{self.name}: the venue answered no usable market")
         self._markets = markets
 
     def market(self, symbol: str) -> MarketInfo:

@@ -127,6 +127,19 @@ class CircuitBreaker:
         if self._state is CircuitState.CLOSED:
             self._failures = 0
 
+    def record_recovery(self, reason: str) -> None:
+        """The venue proved it answers again outside a probe (its markets loaded after
+        failing to): close the circuit now instead of at the end of its cooldown."""
+        now = self._now()
+        self._refresh(now)
+        if self._state is not CircuitState.CLOSED:
+            self._move(CircuitState.CLOSED, reason, now)
+            self._closed_at = now
+            self._probe_sent_at = None
+            self._open_until = None
+        self._failures = 0
+        self._rate_limits.clear()
+
     def record_failure(
         self,
         kind: FailureKind,

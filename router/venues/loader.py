@@ -7,8 +7,8 @@ starts :func:`keep_loading` as a task: ``adapter.load()`` again after 1 s, then 
 16 and every 30 s (:class:`Backoff`), never sooner than a rate-limit error's
 ``Retry-After``, on the injected ``sleep`` (a simulated world's scaled clock, or
 ``asyncio.sleep``). Each failure is the adapter's ``load_error`` and is reported to the
-venue's circuit breaker; the success is reported too (``record_success``), so the venue
-is read and traded on as soon as its circuit lets requests through. The task ends when
+venue's circuit breaker; the success closes the circuit (``record_recovery``: the venue
+answered), so the venue is read and traded on at once. The task ends when
 the markets are loaded, or is cancelled when the exit stack it was started on closes.
 
 Rate limits are deliberately not retried by the adapter's read retry (the venue asked
@@ -110,7 +110,7 @@ async def keep_loading(
                 exc_info=not isinstance(exc, VenueError),
             )
             continue
-        breaker.record_success()
+        breaker.record_recovery("markets loaded")
         log.info("%s: markets loaded (attempt %d)", adapter.name, attempts)
     return attempts
 

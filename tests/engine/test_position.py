@@ -171,3 +171,18 @@ async def test_when_the_venue_comes_back_its_inventory_and_the_hedge_go_together
         row = after[leg["id"]]
         assert row["unwound_qty"] == row["quantity"]
         assert json.loads(row["covers_json"]) == {}
+
+
+async def test_a_quantity_beyond_the_known_holdings_is_never_shorted_naked(world: World) -> None:
+    world.venue("alpha").faults.add(
+        FaultSpec(kind="rate_limit", endpoint="GET /api/v3/account", end_s=D(600))
+    )
+    result = await world.engine.close(world.request(quantity="10"))
+    assert result.outcome == "STRANDED"
+    assert result.filled == HELD["bravo"] + HELD["charlie"]
+    assert result.hedged == 0
+    assert result.residual == D(3)
+    assert result.reason is not None
+    assert "holdings unknown on alpha" in result.reason
+    assert result.position is not None
+    assert result.position.unattributed == D(3)

@@ -228,3 +228,16 @@ def test_never_allows_while_cooling_down_and_probes_once(
         if allowed and breaker.state is HALF_OPEN:
             probes_this_half_open += 1
             assert probes_this_half_open == 1
+
+
+def test_a_recovery_outside_a_probe_closes_an_open_circuit_at_once() -> None:
+    now = [Decimal(0)]
+    breaker = CircuitBreaker(clock=lambda: now[0])
+    breaker.record_failure("outage", "503 on exchangeInfo")
+    assert breaker.state is CircuitState.OPEN
+    now[0] = Decimal(1)
+    breaker.record_recovery("markets loaded")
+    assert breaker.state is CircuitState.CLOSED
+    assert breaker.allow()
+    moves = [(c.old, c.new, c.reason) for c in breaker.changes()]
+    assert moves[-1] == (CircuitState.OPEN, CircuitState.CLOSED, "markets loaded")

@@ -15,7 +15,7 @@ import pytest
 from router.engine.simulate import open_world
 from router.sim.clock import ManualClock
 from router.sim.connect import binance_client, close_client
-from router.sim.scenario import Scenario
+from router.sim.scenario import FaultSpec, Scenario
 from router.sim.server import SimCluster
 from router.venues.adapter import VenueAdapter, retry_after_of, retry_after_seconds
 from router.venues.errors import BadVenueData, RateLimited, VenueError, VenueUnavailable
@@ -275,3 +275,26 @@ async def test_open_world_loads_a_throttled_venue_in_the_background(tmp_path: Pa
         assert bravo.load_error is None
         assert bravo.market(SPOT).symbol == SPOT
         assert world.health["bravo"].state is CircuitState.CLOSED
+
+
+async def test_a_garbled_exchange_info_is_a_failed_load_not_a_venue_without_markets(
+    cluster: SimCluster, clock: ManualClock
+) -> None:
+    every_exchange_info = "GET */exchangeInfo"  # spot's and USD-M's
+    cluster.venue("alpha").faults.add(
+        FaultSpec(kind="garbled", endpoint=every_exchange_info, end_s=Decimal(1))
+    )
+    exchange = binance_client(cluster.endpoint("alpha"))
+    adapter = VenueAdapter("alpha", exchange, clock=utc_clock(clock), timeout_s=5)
+    try:
+        with pytest.raises(VenueError):
+            await adapter.load()
+        assert not adapter.loaded
+        assert adapter.markets() == []
+        clock.advance(Decimal(2))
+        await adapter.load()
+        assert adapter.loaded
+        assert adapter.market(SPOT).symbol == SPOT
+    finally:
+        await adapter.close()
+        await close_client(exchange)
