@@ -139,6 +139,12 @@ class Position:
         """Whether a venue whose holdings are unknown may be asked again at ``now``."""
         return now >= self._next_read.get(venue, 0.0)
 
+    def next_read(self, now: float) -> float:
+        """When the next venue whose holdings are unknown may be asked (``now`` if one
+        may be asked already, or if none is unknown)."""
+        due = [self._next_read.get(n, now) for n in self.unknown()]
+        return max(min(due, default=now), now)
+
     def missed(self, venue: str, now: float, retry_after_s: float | None = None) -> None:
         """A read of the venue's holdings failed at ``now``: back off before the next,
         at least as long as the venue's ``Retry-After``."""

@@ -106,7 +106,7 @@ class CloseRunner:
     def _asset(self) -> str:
         return self.request.symbol if self.side is Side.SELL else self.request.quote
 
-    async def _reads(self) -> list[VenueRead]:
+    async def _reads(self, *, only_unknown: bool = False) -> list[VenueRead]:
         """One round of reads of the configured venues (see :func:`read_venue`); read
         failures are journaled and counted against the venue's circuit.
 
@@ -121,6 +121,8 @@ class CloseRunner:
         asked: list[str] = []
         for name in names:
             unknown = position is not None and position.held(name) is None
+            if only_unknown and not unknown:
+                continue
             if position is not None and unknown and not position.due(name, now):
                 reason = position.unknown().get(name, "unknown")
                 skipped.append(VenueRead(name, None, None, reason))
@@ -168,10 +170,10 @@ class CloseRunner:
             return "refused the close's orders twice"
         return None
 
-    async def _states(self) -> list[VenueState]:
+    async def _states(self, *, only_unknown: bool = False) -> list[VenueState]:
         """Books and inventories of the venues that can trade now; unknown holdings
-        that become known join the close."""
-        reads = await self._reads()
+        that become known join the close (``only_unknown``: read only those venues)."""
+        reads = await self._reads(only_unknown=only_unknown)
         assert self.position is not None
         joined = await self.position.update(reads)
         if joined > 0 and self.position.close_id is not None:
@@ -504,10 +506,14 @@ class CloseRunner:
                     await self.pacing.sleep(self.pacing.doubt_recheck_s)
                     continue
                 if self._resolving(deadline):
-                    # Holdings still unknown somewhere: ask again; they may join the close.
-                    await self.pacing.sleep(self.pacing.retry_after_empty_s)
-                    states = await self._states()
-                    first = True
+                    # Holdings still unknown somewhere: ask those venues again when their
+                    # backoff allows (and only them); what they hold joins the close.
+                    assert self.position is not None
+                    now = self.pacing.monotonic()
+                    wait = self.position.next_read(now) - now
+                    await self.pacing.sleep(max(wait, self.pacing.retry_after_empty_s))
+                    await self._states(only_unknown=True)
+                    first = False
                     continue
                 progress.why = "orders still in doubt" if progress.in_doubt else "sold"
                 return progress
