@@ -347,6 +347,8 @@ class CloseRunner:
         if left:
             await mark_left(self.journal, close.id, left)
         residual = self.quantity - progress.filled - hedged
+        if hedged > 0:
+            await record_covers(self.journal, close, requested=self.quantity, hedged=hedged)
         outcome, reason = state_outcome(
             CloseFigures(self.quantity, progress.filled, hedged, progress.in_doubt),
             progress.why,
@@ -363,10 +365,6 @@ class CloseRunner:
             residual_qty=residual,
             reason=reason,
         )
-        if hedged > 0:
-            finished = await self.journal.get_close(close.id)
-            assert finished is not None
-            await record_covers(self.journal, finished)
         self._report(close, progress, "done", hedged, outcome)
         return await summarize(
             self.journal, close.id, arrival_mid, self.pacing.monotonic() - started

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, cast
 
@@ -119,13 +120,19 @@ async def position_figures(journal: Journal, close: CloseView) -> PositionFigure
     )
 
 
-async def record_covers(journal: Journal, close: CloseView) -> None:
+async def record_covers(
+    journal: Journal, close: CloseView, *, requested: Decimal, hedged: Decimal
+) -> None:
     """Write on each of the close's hedge rows whose inventory it covers.
 
-    The venues' covered amounts (from :func:`position_figures`) are handed out over the
-    hedge legs in order, each leg up to its size.
+    The venues' covered amounts (:func:`position_figures` for a close of ``requested``
+    with ``hedged`` covered by shorts) are handed out over the hedge legs in order, each
+    leg up to its size. The runner writes them before it states the outcome, so a
+    router killed in between finds them rewritten when the close is resumed.
     """
-    figures = await position_figures(journal, close)
+    figures = await position_figures(
+        journal, replace(close, requested_qty=requested, hedged_qty=hedged)
+    )
     owed = [(v.venue, v.hedged) for v in figures.venues if v.hedged > 0]
     legs = [h for h in await journal.hedges() if h["close_id"] == close.id and h["quantity"] > 0]
     covers: dict[int, dict[str, str]] = {}

@@ -22,7 +22,7 @@ from typing import Protocol
 
 from router.core.numbers import plain
 from router.core.orders import OrderState
-from router.journal.holdings import holdings, is_whole
+from router.journal.holdings import holdings, is_whole, record_covers
 from router.journal.records import AttemptView, CloseView, FillRecord
 from router.journal.repository import Journal, OutcomeUpdate
 
@@ -310,6 +310,8 @@ async def _restate(
                 state="OPEN" if row["state"] in ("OPENING", "CLOSED") else row["state"],
             )
     unknown = is_whole(close) and any(h.held is None for h in await holdings(journal, close.id))
+    if hedged != close.hedged_qty:
+        await record_covers(journal, close, requested=close.requested_qty, hedged=hedged)
     outcome, reason = _restated(close, filled, hedged, doubt, unknown)
     await journal.restate_outcome(
         close.id,

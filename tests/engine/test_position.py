@@ -186,3 +186,34 @@ async def test_a_quantity_beyond_the_known_holdings_is_never_shorted_naked(world
     assert "holdings unknown on alpha" in result.reason
     assert result.position is not None
     assert result.position.unattributed == D(3)
+
+
+async def test_a_router_killed_around_the_outcome_still_books_whose_inventory_is_hedged(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Crash seed 75: killed after the hedge, the close's hedge rows covered nothing."""
+    from router.engine import runner
+
+    await _spot_of_bravo_down(world)
+    real = runner.record_covers
+    calls = 0
+
+    async def killed_once(*args: Any, **kwargs: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("killed")
+        await real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "record_covers", killed_once)
+    request = world.request(quantity="all")
+    with pytest.raises(RuntimeError, match="killed"):
+        await world.engine.close(request)
+    await world.journal.release((await world.journal.close_by_key(request.idempotency_key)).id)
+    [result] = await world.engine.resume()
+    assert result.outcome == "HEDGED"
+    covers: dict[str, Decimal] = {}
+    for leg in await world.journal.hedges():
+        for venue, amount in json.loads(leg["covers_json"]).items():
+            covers[venue] = covers.get(venue, D(0)) + D(amount)
+    assert covers == {"bravo": HELD["bravo"]}
