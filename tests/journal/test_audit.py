@@ -573,8 +573,11 @@ async def test_render_timeline_prints_events_and_numbers(audited: AsyncEngine) -
         "outage: HTTP 503 on /api/v3/order (order a2)",
         "20.00 bps",
         "0.060000000000000001 BNB, 53.844 USDT",
+        "position per venue",
     ):
         assert expected in text
+    rows = [line.split("│")[1:-1] for line in text.splitlines() if line.startswith("│ alpha ")]
+    assert [cell.strip() for cell in rows[-1][:6]] == ["alpha", "2.5", "2", "0.5", "0", "0"]
 
 
 async def test_render_timeline_offsets_start_at_the_earliest_entry(audited: AsyncEngine) -> None:
