@@ -190,8 +190,9 @@ def test_hedge_list_is_a_list(server: str) -> None:
     assert isinstance(as_json(router("hedge", "list", "--open", "--json", url=server)), list)
 
 
-def test_unwinding_an_unknown_hedge_is_one_line(server: str) -> None:
-    result = router("hedge", "unwind", "999999", "--json", url=server)
+@pytest.mark.parametrize("flags", [(), ("--with-spot",)])
+def test_unwinding_an_unknown_hedge_is_one_line(server: str, flags: tuple[str, ...]) -> None:
+    result = router("hedge", "unwind", "999999", *flags, "--json", url=server)
     assert result.returncode == 2
     assert result.stderr.strip() == "error: 404 unknown hedge"
 

@@ -85,6 +85,11 @@ async def test_hedges_listed_and_unwound(api: Api, scenario: Scenario) -> None:
     hedges = (await (await api.get("/v1/hedges?open=true")).json())["hedges"]
     assert hedges
     assert sum(Decimal(h["quantity"]) for h in hedges) == Decimal(result["hedged"])
+    covered = sum(Decimal(q) for h in hedges for q in h["covers"].values())
+    assert covered == Decimal(result["hedged"])
+    refused = await api.post(f"/v1/hedges/{hedges[0]['id']}/unwind", json={"with_spot": "yes"})
+    assert refused.status == 422
+    assert (await refused.json())["fields"][0]["field"] == "with_spot"
     api.world.clock.advance(Decimal(700))
     api.world.cluster.step()
     spot = close_body(quantity=result["hedged"], idempotency_key="spot-after-hedge")
