@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 
 class CloseRefused(ValueError):
     """The close was refused before any order: nothing was journaled or sent.
@@ -16,3 +18,8 @@ class PositionExceeded(CloseRefused):
     Operator: ask for at most what the message says is held, or for ``"all"``; a close
     never sells what the account does not have.
     """
+
+    def __init__(self, message: str, *, held: Decimal) -> None:
+        super().__init__(message)
+        self.held = held
+        """What the configured venues hold, all of them known."""

@@ -19,6 +19,7 @@ from router.core.book import Side
 from router.core.guard import GuardedPosition, GuardTrigger, evaluate
 from router.core.liquidity import Baseline, consolidated_score, escape_window, side_depth
 from router.engine.engine import Engine
+from router.engine.errors import PositionExceeded
 from router.engine.outcome import CloseResult
 from router.engine.ports import VenuePort, lists
 from router.engine.request import CloseRequest
@@ -146,7 +147,24 @@ class Guard:
             allow_hedge=self.allow_hedge and trigger.tolerance is None,
             max_slippage=trigger.tolerance,
         )
-        result = await self.engine.close(request)
+        try:
+            result = await self.engine.close(request)
+        except PositionExceeded as exc:
+            # The venues hold less than the watched position (fees, a transfer, a manual
+            # sale): a stop-loss closes what is there rather than nothing, and says so.
+            await self.engine.journal.record_liquidity_event(
+                symbol=position.symbol,
+                kind="guard_position_exceeded",
+                detail={"position": position.name, "reason": str(exc)},
+            )
+            if exc.held <= 0:
+                watch.remaining = ZERO
+                return
+            watch.remaining = exc.held
+            request = request.model_copy(
+                update={"quantity": exc.held, "idempotency_key": f"{request.idempotency_key}-held"}
+            )
+            result = await self.engine.close(request)
         self.results.append(result)
         watch.remaining -= result.filled + result.hedged
 

@@ -183,7 +183,8 @@ class Position:
         )
         raise PositionExceeded(
             f"quantity {quantity.normalize():f} exceeds what the venues hold of {symbol}: "
-            f"{self.known.normalize():f} ({parts or 'nothing'})"
+            f"{self.known.normalize():f} ({parts or 'nothing'})",
+            held=self.known,
         )
 
     async def journal_start(self, close_id: str, asset: str) -> None:

@@ -146,3 +146,22 @@ def test_guard_command_refuses_a_wrong_router_configuration(tmp_path: object) ->
     )
     assert refused.returncode == 2
     assert "policy.escalate_below_fill_ratio" in refused.stderr
+
+
+@pytest.mark.parametrize("scenario", [FALLING], ids=["falling"])
+async def test_a_watched_position_larger_than_the_holdings_closes_what_is_held(
+    world: World, scenario: object
+) -> None:
+    held = sum(world.initial[name]["BTC"] for name in world.adapters)
+    position = GuardedPosition("too-big", "BTC", "long", D(60000), held + D(7))
+    guard = Guard(world.engine, [position], danger=D(0))
+    world.clock.set(D(850))
+    world.cluster.step()
+    [trigger] = await guard.check_once()
+    assert trigger.kind == "stop_tier"
+    [close] = guard.results
+    assert close.requested == held
+    assert guard.open_quantity() == held - close.filled - close.hedged
+    async with world.journal.engine.connect() as conn:
+        kinds = [e.kind for e in (await conn.execute(select(LiquidityEvent))).all()]
+    assert "guard_position_exceeded" in kinds
