@@ -305,10 +305,10 @@ class CloseRunner:
         await self._hold()
         return await self._finish(close, progress, hedged, arrival_mid, started)
 
-    def _hedgeable(self, progress: SpotTally) -> Decimal:
-        """What a hedge may cover: the rest, but never more than the known holdings left
-        unsold (a short for coins on a venue that never said it holds them could be a
-        naked short)."""
+    def _unhedged(self, progress: SpotTally) -> Decimal:
+        """The known holdings left unsold and not covered by a hedge: all that spot may
+        still sell and a hedge may still cover. Selling coins a short covers, or
+        shorting coins no venue said it holds, would leave a naked short."""
         assert self.position is not None
         unsold = sum(
             (
@@ -318,7 +318,11 @@ class CloseRunner:
             ),
             ZERO,
         )
-        return min(self._remaining(progress), max(unsold - self.covered, ZERO))
+        return max(unsold - self.covered, ZERO)
+
+    def _hedgeable(self, progress: SpotTally) -> Decimal:
+        """What a hedge may cover: the rest, within the known unhedged holdings."""
+        return min(self._remaining(progress), self._unhedged(progress))
 
     def _remaining(self, progress: SpotTally) -> Decimal:
         """What spot still has to sell: the quantity less what is sold, in doubt or covered."""
@@ -453,7 +457,7 @@ class CloseRunner:
         remaining = {
             n: (h.held or ZERO) - tally.by_venue.get(n, ZERO) for n, h in position.holdings.items()
         }
-        stuck = position.stuck_on(remaining)
+        stuck = position.stuck_on(remaining) if self._unhedged(tally) > 0 else {}
         unknown = position.unknown()
         if not stuck and unknown:
             named = "; ".join(f"{n}: {why}" for n, why in sorted(unknown.items()))
@@ -528,7 +532,7 @@ class CloseRunner:
                     states = await self._states()
                 first = False
                 remaining = self._remaining(progress)
-                sellable = _sellable(states)
+                sellable = min(_sellable(states), self._unhedged(progress))
                 if sellable <= 0 and remaining > 0:
                     now = self.pacing.monotonic()
                     stuck_since = now if stuck_since is None else stuck_since

@@ -197,3 +197,13 @@ async def test_storm_seed_never_hedges_holdings_nobody_said_exist(
     unknown venues (within its resolve window) before naming them as the residual."""
     report = await run_storm(seed, tmp_path)
     assert report.violations == []
+
+
+async def test_storm_seed_273_never_sells_coins_a_hedge_covers(tmp_path: Path) -> None:
+    """Storm seed 273 (the 1000-storm session with ``position``): with alpha's holdings
+    unknown, an explicit 9.51 BTC had charlie's remainder and all of bravo's coins
+    hedged, then went back to spot and sold 2.51 of bravo's hedged coins — a naked
+    short of 2.51. Fixed: spot sells only known holdings no hedge covers."""
+    report = await run_storm(273, tmp_path)
+    assert report.violations == []
+    assert report.outcome == "STRANDED"
