@@ -91,14 +91,6 @@ class CloseRunner:
     def side(self) -> Side:
         return Side(self.request.side)
 
-    def _names(self, *, spot: bool = True) -> list[str]:
-        names = self.request.venues or list(self.venues)
-        return [
-            n
-            for n in names
-            if n in self.venues and (not spot or self.refusals.get(n, 0) < MAX_REFUSALS)
-        ]
-
     def _configured(self) -> list[str]:
         names = self.request.venues or list(self.venues)
         return [n for n in names if n in self.venues]
@@ -395,7 +387,7 @@ class CloseRunner:
         """The smallest perp lot among the venues that could hedge."""
         steps = [
             self.venues[n].market(self.request.perp_symbol).lot_step
-            for n in self._names(spot=False)
+            for n in self._configured()
             if lists(self.venues[n], self.request.perp_symbol)
         ]
         return min(steps) if steps else None
@@ -412,7 +404,7 @@ class CloseRunner:
             close_id=close_id,
             side=self.side,
             perp_symbol=self.request.perp_symbol,
-            names=self._names(spot=False),
+            names=self._configured(),
             wave=wave,
             sleep=self.pacing.sleep,
             may_send=self._may_send,
@@ -649,7 +641,7 @@ class CloseRunner:
             self.request.symbol,
             self.request.side,
             close.requested_qty,
-            tuple(self._names(spot=False)),
+            tuple(self._configured()),
             frozenset(n for n, count in self.refusals.items() if count >= MAX_REFUSALS),
         )
         elapsed = self.pacing.monotonic() - tally.started
