@@ -33,6 +33,8 @@ def parse_tokens(text: str) -> dict[str, Scope]:
             raise TokenError(f"token entry {number} is not token:scope")
         if scope not in ("read", "trade"):
             raise TokenError(f"token entry {number} has scope {scope!r}, not read or trade")
+        if not token.isascii() or not token.isprintable() or " " in token:
+            raise TokenError(f"token entry {number} must be printable ASCII without spaces")
         if len(token) < MIN_TOKEN_LENGTH:
             raise TokenError(f"token entry {number} is shorter than {MIN_TOKEN_LENGTH} characters")
         tokens[token] = "trade" if scope == "trade" else "read"
@@ -52,8 +54,9 @@ def load_tokens(environ: Mapping[str, str] | None = None) -> dict[str, Scope]:
 
 
 def bearer(header: str | None) -> str | None:
-    """The token of an ``Authorization: Bearer ...`` header, if well formed."""
-    if not header:
+    """The token of an ``Authorization: Bearer ...`` header, if well formed: printable
+    ASCII only (a header that is not, such as undecodable bytes, presents no token)."""
+    if not header or not header.isascii() or not header.isprintable():
         return None
     kind, _, value = header.partition(" ")
     if kind.lower() != "bearer" or not value.strip():
@@ -65,7 +68,7 @@ def scope_of(presented: str | None, tokens: Mapping[str, Scope]) -> Scope | None
     """The scope of the presented token, comparing against every token in constant time."""
     if presented is None:
         return None
-    given = presented.encode()
+    given = presented.encode("ascii", "replace")
     found: Scope | None = None
     for token, scope in tokens.items():
         if hmac.compare_digest(given, token.encode()):

@@ -8,6 +8,8 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from aiohttp import web
+
 from router.core.book import Side
 from router.core.liquidity import (
     Baseline,
@@ -19,8 +21,8 @@ from router.core.liquidity import (
     world_signature_votes,
 )
 from router.engine.ports import lists
-from router.service.schemas import ApiError, field_error
-from router.service.state import ServiceState
+from router.service.schemas import ApiError, field_error, respond
+from router.service.state import ServiceState, state_of
 from router.venues.health import CircuitState
 
 log = logging.getLogger(__name__)
@@ -124,3 +126,10 @@ async def read_liquidity(state: ServiceState, symbol: str, query: dict[str, str]
             for v in votes
         ],
     }
+
+
+async def liquidity_handler(request: web.Request) -> web.Response:
+    payload = await read_liquidity(
+        state_of(request), request.match_info["symbol"], dict(request.query)
+    )
+    return respond(payload)

@@ -19,9 +19,12 @@ from router.journal.records import AttemptView, CloseView, FillRecord
 class ApiError(Exception):
     """An answer other than success, with a JSON body."""
 
-    def __init__(self, status: int, error: str, **detail: Any) -> None:
+    def __init__(
+        self, status: int, error: str, *, headers: Mapping[str, str] | None = None, **detail: Any
+    ) -> None:
         super().__init__(error)
         self.status = status
+        self.headers: dict[str, str] = dict(headers or {})
         self.body: dict[str, Any] = {"error": error, **detail}
 
 
@@ -39,8 +42,10 @@ def dumps(payload: Any) -> str:
     return json.dumps(payload, default=_plain, allow_nan=False)
 
 
-def respond(payload: Any, status: int = 200) -> web.Response:
-    return web.json_response(payload, status=status, dumps=dumps)
+def respond(
+    payload: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    return web.json_response(payload, status=status, dumps=dumps, headers=headers)
 
 
 def _reject_constant(name: str) -> NoReturn:

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiohttp import web
+
 from router.core.liquidity import Baseline
 from router.engine.engine import Engine
 from router.engine.errors import CloseRefused
@@ -145,3 +147,11 @@ class ServiceState:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+STATE: web.AppKey[ServiceState] = web.AppKey("state", ServiceState)
+
+
+def state_of(request: web.Request) -> ServiceState:
+    """The service state of the application serving ``request``."""
+    return request.app[STATE]
