@@ -15,7 +15,7 @@ from typing import Annotated, TextIO, TypeVar
 
 import typer
 from alembic.util.exc import CommandError
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from router import operator_commands
@@ -26,7 +26,7 @@ from router.core.plan import plan
 from router.core.policy import PolicyError
 from router.guard_command import guard_command
 from router.journal import audit, migrate
-from router.journal.db import journal_url, make_engine, redacted
+from router.journal.db import error_gist, journal_url, make_engine, redacted, replays_url
 from router.journal.render import render_stats, render_timeline
 from router.render import render_plan
 from router.service.cli import register as register_serve
@@ -125,28 +125,23 @@ UrlOption = Annotated[
     str | None,
     typer.Option(
         "--url",
-        help="Journal database URL; default $ROUTER_JOURNAL_URL, else the SQLite file "
-        "var/journal.db.",
+        help="Journal database URL; default $ROUTER_JOURNAL_URL, else journal.db in the data "
+        "directory ($ROUTER_DATA_DIR, else $XDG_DATA_HOME/router, else ~/.local/share/router).",
         show_default=False,
+    ),
+]
+ReplaysOption = Annotated[
+    bool,
+    typer.Option(
+        "--replays",
+        help="Read the replays' journal (router simulate, router guard --scenario): "
+        "replays.db in the data directory.",
     ),
 ]
 
 DB_ERRORS = (SQLAlchemyError, CommandError, OSError, ImportError, migrate.MigrationError)
 """What a migration command reports as one line: unreachable or unknown databases, bad
 URLs, missing drivers, unknown revisions. Anything else is a bug and keeps its traceback."""
-
-
-def _first_line(exc: BaseException) -> str:
-    """The gist of a database error, without SQLAlchemy's wrapping and links."""
-    if isinstance(exc, DBAPIError) and exc.orig is not None:
-        exc = exc.orig
-    lines = str(exc).strip().splitlines()
-    message = lines[0].strip() if lines else type(exc).__name__
-    if isinstance(exc, ImportError):
-        message = (
-            f"missing database driver ({message}); use postgresql+asyncpg:// or sqlite+aiosqlite://"
-        )
-    return message
 
 
 def _describe(revision: str | None) -> str:
@@ -166,7 +161,7 @@ def _run_on_journal(
     try:
         shown = redacted(resolved)
     except ArgumentError as exc:
-        typer.echo(f"error: invalid journal URL: {_first_line(exc)}", err=True)
+        typer.echo(f"error: invalid journal URL: {error_gist(exc)}", err=True)
         raise typer.Exit(2) from exc
 
     async def run() -> str | None:
@@ -180,7 +175,7 @@ def _run_on_journal(
     try:
         revision = asyncio.run(run())
     except DB_ERRORS as exc:
-        typer.echo(f"error: {shown}: {_first_line(exc)}", err=True)
+        typer.echo(f"error: {shown}: {error_gist(exc)}", err=True)
         raise typer.Exit(2) from exc
     return shown, revision
 
@@ -255,6 +250,13 @@ def _parse_time(value: str | None, option: str) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
+def _chosen_journal(url: str | None, replays: bool) -> str | None:
+    """The journal a reading command was pointed at: ``--url``, ``--replays`` or neither."""
+    if url is not None and replays:
+        raise _fail("pass --url or --replays, not both")
+    return replays_url() if replays else url
+
+
 def _read_journal(url: str | None, read: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     """Bring the journal at ``url`` to the latest schema, then run ``read`` on it.
 
@@ -264,7 +266,7 @@ def _read_journal(url: str | None, read: Callable[[AsyncEngine], Awaitable[T]]) 
     try:
         shown = redacted(resolved)
     except ArgumentError as exc:
-        raise _fail(f"invalid journal URL: {_first_line(exc)}") from exc
+        raise _fail(f"invalid journal URL: {error_gist(exc)}") from exc
 
     async def run() -> T:
         engine = make_engine(resolved)
@@ -277,7 +279,7 @@ def _read_journal(url: str | None, read: Callable[[AsyncEngine], Awaitable[T]]) 
     try:
         return asyncio.run(run())
     except DB_ERRORS as exc:
-        raise _fail(f"{shown}: {_first_line(exc)}") from exc
+        raise _fail(f"{shown}: {error_gist(exc)}") from exc
 
 
 PlotOption = Annotated[
@@ -301,12 +303,15 @@ def audit_command(
     close_id: Annotated[str, typer.Argument(help="The close's id.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the timeline as JSON.")] = False,
     url: UrlOption = None,
+    replays: ReplaysOption = False,
     plot: PlotOption = None,
 ) -> None:
     """A close's timeline: its request, waves, orders, fills and faults, and its numbers."""
+    url = _chosen_journal(url, replays)
     timeline = _read_journal(url, lambda engine: audit.close_timeline(engine, close_id))
     if timeline is None:
-        raise _fail(f"no close {close_id!r} in the journal")
+        hint = "" if url is not None else " (a replay's close is in --replays)"
+        raise _fail(f"no close {close_id!r} in the journal{hint}")
     if plot is not None:
         _plot(url, close_id, plot)
     if as_json:
@@ -335,8 +340,10 @@ def journal_export(
     until: UntilOption = None,
     output: Annotated[str, typer.Option("--output", help="File to write; - = stdout.")] = "-",
     url: UrlOption = None,
+    replays: ReplaysOption = False,
 ) -> None:
     """Stream one journal table's rows, oldest first, filtered on its time column."""
+    url = _chosen_journal(url, replays)
     try:
         columns = audit.export_columns(table)
     except audit.UnknownTable as exc:
@@ -363,8 +370,10 @@ def journal_stats(
     until: UntilOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")] = False,
     url: UrlOption = None,
+    replays: ReplaysOption = False,
 ) -> None:
     """Memory-Layer statistics: slippage, fill ratios, time to flat, liquidity events."""
+    url = _chosen_journal(url, replays)
     start, end = _parse_time(since, "--since"), _parse_time(until, "--until")
     stats = _read_journal(url, lambda engine: audit.memory_stats(engine, start, end))
     if as_json:
@@ -381,7 +390,11 @@ def simulate_command(
     seed: Annotated[int, typer.Option(help="Seed of the simulated world.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
     db: Annotated[
-        str | None, typer.Option("--db", help="Journal URL (default: the SQLite journal).")
+        str | None,
+        typer.Option(
+            "--db",
+            help="Journal URL (default: the replays' journal, replays.db in the data directory).",
+        ),
     ] = None,
     plot: PlotOption = None,
     progress: Annotated[
@@ -393,7 +406,8 @@ def simulate_command(
     ] = True,
     config: ConfigOption = None,
 ) -> None:
-    """Replay a scenario's close through the engine, real ccxt and the journal."""
+    """Replay a scenario's close through the engine, real ccxt and the replays' journal
+    (not the service's; router audit --replays reads it)."""
     from rich.console import Console
 
     from router.engine.errors import CloseRefused
@@ -402,11 +416,12 @@ def simulate_command(
 
     console = Console()
     show = progress and not as_json and console.is_terminal
+    url = db or replays_url()
     try:
         policy = load_policy(config)
         with live_progress(console, enabled=show) as on_progress:
             result = asyncio.run(
-                simulate(scenario, seed=seed, db_url=db, policy=policy, on_progress=on_progress)
+                simulate(scenario, seed=seed, db_url=url, policy=policy, on_progress=on_progress)
             )
     except (ScenarioError, PolicyError, CloseRefused) as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -418,12 +433,13 @@ def simulate_command(
 
         render_close(result.as_json(), console)
     if plot is not None:
-        _plot(db, result.close_id, plot)
+        _plot(url, result.close_id, plot)
 
 
 app.command("guard")(guard_command)
 app.command("chaos")(chaos_command)
 app.command("close")(operator_commands.close_command)
+app.command("closes")(operator_commands.closes_command)
 app.command("status")(operator_commands.status_command)
 app.command("cancel")(operator_commands.cancel_command)
 app.command("liquidity")(operator_commands.liquidity_command)

@@ -11,6 +11,7 @@ async with RouterClient("http://127.0.0.1:8080", token) as router:
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import Any
@@ -28,8 +29,9 @@ class RouterApiError(Exception):
 
 
 def _text(value: Any) -> Any:
-    """Decimals (and floats) travel as strings so no precision is lost on the way."""
-    if isinstance(value, Decimal | float) and not isinstance(value, bool):
+    """Numbers travel as plain decimal strings (``"0.0000001"``, never ``1e-07`` or a JSON
+    number): the API refuses anything else, and no precision is lost on the way."""
+    if isinstance(value, Decimal | float | int) and not isinstance(value, bool):
         return format(Decimal(str(value)), "f")
     if isinstance(value, list):
         return [_text(v) for v in value]
@@ -95,9 +97,12 @@ class RouterClient:
             return body
 
     async def close(self, **request: Any) -> dict[str, Any]:
-        """Start a close (fields of ``CloseRequest``); ``{"close_id", "state"}``.
+        """Start a close (fields of ``CloseRequest``); ``{"close_id", "state",
+        "idempotency_key", "existing"}``.
 
-        Re-sending the same ``idempotency_key`` answers the same close.
+        Re-sending the same request under its ``idempotency_key`` answers the same close
+        (``existing`` true); a different request under a used key raises
+        :class:`RouterApiError` with status 409.
         """
         body = {key: _text(value) for key, value in request.items()}
         result: dict[str, Any] = await self._call("POST", "/v1/closes", json=body)
@@ -110,6 +115,37 @@ class RouterClient:
 
     async def cancel(self, close_id: str) -> dict[str, Any]:
         result: dict[str, Any] = await self._call("POST", f"/v1/closes/{close_id}/cancel")
+        return result
+
+    async def closes(
+        self,
+        *,
+        state: str | None = None,
+        outcome: str | None = None,
+        since: datetime | str | None = None,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of closes, newest first: ``{"closes": [...], "next": cursor or None}``.
+
+        ``state`` (ACCEPTED, RUNNING, NEEDS_OPERATOR, DONE) and ``outcome`` (FLAT, HEDGED,
+        STRANDED) filter; ``since`` (a timezone-aware datetime or ISO-8601 text with its
+        offset) keeps closes created at or after it; ``limit`` is 1..500 (100 by
+        default); ``after`` is the ``next`` of the previous page.
+        """
+        if isinstance(since, datetime):
+            if since.tzinfo is None:
+                raise ValueError("since must be a timezone-aware datetime")
+            since = since.isoformat()
+        given = {
+            "state": state,
+            "outcome": outcome,
+            "since": since,
+            "limit": None if limit is None else str(limit),
+            "after": after,
+        }
+        params = {name: value for name, value in given.items() if value is not None}
+        result: dict[str, Any] = await self._call("GET", "/v1/closes", params=params or None)
         return result
 
     async def liquidity(
@@ -139,14 +175,22 @@ class RouterClient:
 
     async def unwind(
         self, hedge_id: int, quantity: Decimal | None = None, *, with_spot: bool = False
-    ) -> Decimal:
+    ) -> dict[str, Any]:
         """Buy a hedge back; ``with_spot``: sell the inventory it covers first, and buy
-        back exactly what was sold."""
+        back exactly what was sold.
+
+        Returns the answer: ``hedge_id``, ``unwound`` (bought back now), ``open`` (still
+        short), ``state`` and ``reason`` (why less than asked, or ``None``); decimals
+        are strings. A refusal (closed, already running, quantity, 429 too soon after
+        the last unwind, with ``retry_after_s``) raises :class:`RouterApiError`.
+        """
         body: dict[str, Any] | None = None if quantity is None else {"quantity": _text(quantity)}
         if with_spot:
             body = {**(body or {}), "with_spot": True}
-        result = await self._call("POST", f"/v1/hedges/{hedge_id}/unwind", json=body)
-        return Decimal(result["unwound"])
+        result: dict[str, Any] = await self._call(
+            "POST", f"/v1/hedges/{hedge_id}/unwind", json=body
+        )
+        return result
 
     async def venues(self) -> list[dict[str, Any]]:
         result = await self._call("GET", "/v1/venues")

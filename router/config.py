@@ -10,7 +10,9 @@ for an environment override, the variable.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
@@ -18,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from router.core.guard import GuardedPosition
 from router.core.policy import Policy, PolicyError
@@ -44,6 +46,24 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def is_listen_host(host: str) -> bool:
+    """An IP address, or a host name whose last label is not all digits (so ``999.1.1.1``
+    is refused here rather than looked up in the DNS)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        labels = host.removesuffix(".").split(".")
+        return (
+            len(host) <= 253
+            and all(_HOST_LABEL.fullmatch(label) for label in labels)
+            and not labels[-1].isdigit()
+        )
+    return True
+
+
 class ServiceConfig(_Strict):
     """Where ``router serve`` listens and how much it reads."""
 
@@ -54,6 +74,27 @@ class ServiceConfig(_Strict):
     """How often the keeper looks for closes to take over and orders left in doubt."""
     lease_s: Annotated[float, Field(ge=3, le=3600)] = 30.0
     """How long a close stays this router's without renewal (renewed every third)."""
+    ready_within_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    """``/readyz`` is ready while a loaded venue answered within this (see readiness)."""
+    drain_s: Annotated[float, Field(ge=0, le=3600)] = 10.0
+    """On shutdown, how long running closes get to finish their wave before handover."""
+    header_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+    """A request's head (request line and headers) must arrive whole within this."""
+    body_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    """A request's body must arrive whole within this once its head has (else 408)."""
+    keepalive_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    """An idle keep-alive connection is closed after this."""
+    max_connections: Annotated[int, Field(ge=1, le=100_000)] = 256
+    """Connections open at once; beyond it a new one is answered 503 and closed."""
+    unwind_min_interval_s: Annotated[float, Field(ge=0, le=3600)] = 5.0
+    """The shortest pause between two unwinds of one hedge (earlier asks answer 429)."""
+
+    @field_validator("host")
+    @classmethod
+    def _listenable(cls, host: str) -> str:
+        if not is_listen_host(host):
+            raise ValueError("expected an IP address or a host name")
+        return host
 
 
 class RouterConfig(_Strict):

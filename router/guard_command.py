@@ -31,12 +31,16 @@ def guard_command(
     until_s: Annotated[
         float | None, typer.Option("--until-s", help="Stop after this much scenario time.")
     ] = None,
-    db: Annotated[str | None, typer.Option("--db", help="Journal URL.")] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Journal URL (default: the replays' journal, replays.db)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the closes as JSON.")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Watch positions and close them by the stop tiers (and the escape window) on its own."""
     from router.engine.simulate import guard_replay
+    from router.journal.db import replays_url
 
     try:
         policy = load_policy(config)
@@ -46,7 +50,7 @@ def guard_command(
                 scenario,
                 settings.guarded(),
                 seed=seed,
-                db_url=db,
+                db_url=db or replays_url(),
                 poll_s=float(settings.poll_s),
                 danger=settings.danger,
                 allow_hedge=settings.allow_hedge,

@@ -1,10 +1,10 @@
 """Operator commands that talk to a running ``router serve`` through its HTTP API.
 
-``router close``, ``router status``, ``router liquidity``, ``router hedge list|unwind`` and
-``router venues``. Each reads the API's address from ``--url`` (or ``ROUTER_API_URL``) and
-its bearer token from ``--token`` (or ``ROUTER_API_TOKEN``). Every failure (an unreachable
-server, a refused token, a refused request) is one line on stderr and exit code 2; the
-token is never printed.
+``router close``, ``router closes``, ``router status``, ``router liquidity``, ``router
+hedge list|unwind`` and ``router venues``. Each reads the API's address from ``--url`` (or
+``ROUTER_API_URL``) and its bearer token from ``--token`` (or ``ROUTER_API_TOKEN``). Every
+failure (an unreachable server, a refused token, a refused request) is one line on stderr
+and exit code 2; the token is never printed.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Annotated, Any, TypeVar
 
 import aiohttp
 import typer
+from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.markup import escape as escape_markup
@@ -26,6 +27,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from router.client import RouterApiError, RouterClient
+from router.core.decimal_text import NotADecimal, parse_decimal
 
 T = TypeVar("T")
 
@@ -201,17 +203,34 @@ def _progress_of(status: dict[str, Any]) -> tuple[float, float]:
     return float(done), float(requested) if requested > 0 else 0.0
 
 
-async def _start_close(client: RouterClient, request: dict[str, Any]) -> str:
-    """POST the close; while the API answers ``close_id: null``, re-send the same key."""
+async def _start_close(client: RouterClient, request: dict[str, Any]) -> tuple[str, bool]:
+    """POST the close; while the API answers ``close_id: null``, re-send the same key.
+    The close id, and whether the key already named this close (nothing new started)."""
+    key = request["idempotency_key"]
     deadline = time.monotonic() + 30
+    existing: bool | None = None
     while True:
-        accepted = await client.close(**request)
+        try:
+            accepted = await client.close(**request)
+        except RouterApiError as exc:
+            if exc.status != 409:
+                raise
+            body = exc.body if isinstance(exc.body, dict) else {}
+            first = body.get("close_id")
+            named = f"close {first}" if first else "a close still being started"
+            raise CommandError(
+                f"409 key {key} already names a different request ({named}); "
+                "use a new --key for a new close"
+            ) from None
+        # only the first answer tells: a re-send finds the close this command started
+        if existing is None:
+            existing = bool(accepted.get("existing"))
         close_id = accepted.get("close_id")
         if close_id:
-            return str(close_id)
+            return str(close_id), existing
         if time.monotonic() > deadline:
             raise CommandError(
-                f"the close with key {request['idempotency_key']} was not journaled in time; "
+                f"the close with key {key} was not journaled in time; "
                 "re-send the same --key to learn its id"
             )
         await asyncio.sleep(POLL_INTERVAL_S)
@@ -287,23 +306,29 @@ def close_command(
     request.update({name: value for name, value in optional.items() if value is not None})
     progress_console = Console(stderr=True)
 
-    async def action(client: RouterClient) -> dict[str, Any]:
-        close_id = await _start_close(client, request)
+    async def action(client: RouterClient) -> tuple[dict[str, Any], bool]:
+        close_id, existing = await _start_close(client, request)
         if not wait:
-            return await client.status(close_id)
-        return await _wait_for_outcome(client, close_id, progress_console)
+            return await client.status(close_id), existing
+        return await _wait_for_outcome(client, close_id, progress_console), existing
 
     try:
-        status = _run(url, token, action)
+        status, existing = _run(url, token, action)
     except KeyboardInterrupt:
         raise _fail(
             f"stopped waiting; the close with key {request['idempotency_key']} keeps running"
         ) from None
     if as_json:
         _print_json(status)
-    elif wait:
+        return
+    if existing:
+        typer.echo(
+            f"close {status['close_id']} already exists for key {status['idempotency_key']}, "
+            f"state {status['state']}"
+        )
+    if wait:
         render_status(status)
-    else:
+    elif not existing:
         typer.echo(
             f"close {status['close_id']} started (key {status['idempotency_key']}), "
             f"state {status['state']}"
@@ -336,6 +361,80 @@ def cancel_command(
         _print_json(answer)
         return
     typer.echo(f"cancel requested for close {close_id} (state {answer.get('state')})")
+
+
+def closes_table(page: dict[str, Any]) -> Table:
+    """A page of closes, newest first: one row each (``--json`` has every field)."""
+    table = Table(title="closes (newest first)", box=box.SIMPLE_HEAD)
+    table.add_column("close id", no_wrap=True, min_width=27)
+    table.add_column("key", overflow="fold")
+    table.add_column("close")
+    for column in ("state", "outcome"):
+        table.add_column(column)
+    for column in ("hedged", "residual"):
+        table.add_column(column, justify="right")
+    table.add_column("created (UTC)")
+    for row in page.get("closes", []):
+        created = _show(row.get("created_at"))[:19].replace("T", " ")
+        what = f"{_show(row.get('side'))} {_show(row.get('requested'))} {_show(row.get('symbol'))}"
+        cells = (
+            _show(row.get("close_id")),
+            _show(row.get("idempotency_key")),
+            what,
+            _show(row.get("state")),
+            _show(row.get("outcome")),
+            _show(row.get("hedged")),
+            _show(row.get("residual")),
+            created,
+        )
+        table.add_row(*(escape_markup(cell) for cell in cells))
+    return table
+
+
+def closes_command(
+    state: Annotated[
+        str | None,
+        typer.Option(
+            "--state", help="Only closes in this state (ACCEPTED, RUNNING, NEEDS_OPERATOR, DONE)."
+        ),
+    ] = None,
+    outcome: Annotated[
+        str | None,
+        typer.Option("--outcome", help="Only closes with this outcome (FLAT, HEDGED, STRANDED)."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Only closes created at or after this ISO-8601 instant with its "
+            "offset, e.g. 2024-05-01T09:30:00Z.",
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", help="At most this many closes (1..500; 100).")
+    ] = None,
+    after: Annotated[
+        str | None,
+        typer.Option("--after", help="The next page: the cursor the previous page printed."),
+    ] = None,
+    as_json: JsonOption = False,
+    url: ApiUrlOption = DEFAULT_API_URL,
+    token: TokenOption = None,
+) -> None:
+    """The closes, newest first, a page at a time."""
+    page = _run(
+        url,
+        token,
+        lambda client: client.closes(
+            state=state, outcome=outcome, since=since, limit=limit, after=after
+        ),
+    )
+    if as_json:
+        _print_json(page)
+        return
+    Console().print(closes_table(page))
+    if page.get("next"):
+        typer.echo(f"more: router closes --after {page['next']} (with the same filters)")
 
 
 # ---------------------------------------------------------------- liquidity
@@ -473,16 +572,22 @@ def hedge_unwind(
     url: ApiUrlOption = DEFAULT_API_URL,
     token: TokenOption = None,
 ) -> None:
-    """Buy (sell) a hedge back, reduce-only."""
+    """Buy (sell) a hedge back, reduce-only; print what was bought back, what is still
+    open, the hedge's state and why less than asked was bought back."""
     try:
-        amount = None if quantity is None else Decimal(quantity)
-    except InvalidOperation:
-        raise _fail(f"--quantity must be a decimal, not {quantity!r}") from None
-    unwound = _run(url, token, lambda client: client.unwind(hedge_id, amount, with_spot=with_spot))
+        amount = None if quantity is None else parse_decimal(quantity)
+    except NotADecimal as exc:
+        raise _fail(f"--quantity {exc}") from None
+    answer = _run(url, token, lambda client: client.unwind(hedge_id, amount, with_spot=with_spot))
     if as_json:
-        _print_json({"hedge_id": hedge_id, "unwound": format(unwound.normalize(), "f")})
+        _print_json(answer)
         return
-    typer.echo(f"hedge {hedge_id}: unwound {format(unwound.normalize(), 'f')}")
+    typer.echo(
+        f"hedge {hedge_id}: unwound {_show(answer.get('unwound'))}, "
+        f"open {_show(answer.get('open'))}, state {_show(answer.get('state'))}"
+    )
+    if answer.get("reason"):
+        typer.echo(f"reason: {answer['reason']}")
 
 
 def venues_command(

@@ -1,4 +1,5 @@
-"""Shared fixtures. The network guard keeps every test on loopback."""
+"""Shared fixtures. The network guard keeps every test on loopback; the data directory
+(the default journals) is a temporary one, never the user's."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from router.journal.db import DATA_DIR_ENV
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost."})
 
@@ -74,4 +77,12 @@ def _loopback_only() -> Iterator[None]:
         patch.setattr(socket.socket, "connect_ex", connect_ex)
         patch.setattr(socket, "create_connection", create_connection)
         patch.setattr(socket, "getaddrinfo", getaddrinfo)
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Default journals (and any ``router`` subprocess's) go to a temporary data directory."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(DATA_DIR_ENV, str(tmp_path_factory.mktemp("data")))
         yield

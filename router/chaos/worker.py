@@ -30,6 +30,7 @@ from typing import Any
 
 from router.core.policy import Policy
 from router.engine.engine import Engine
+from router.engine.errors import UnwindRefused
 from router.engine.lease import LeaseLost
 from router.engine.pacing import Pacing
 from router.engine.progress import CloseProgress
@@ -160,7 +161,10 @@ async def unwind(engine: Engine, config: WorkerConfig, markers: Markers) -> list
         for hedge in await engine.journal.hedges(open_only=True):
             if hedge["close_id"] == close.id:
                 markers.write("unwind", hedge=hedge["id"])
-                await engine.unwind(hedge["id"])
+                try:
+                    await engine.unwind(hedge["id"])
+                except UnwindRefused as exc:
+                    markers.write("unwind_refused", hedge=hedge["id"], reason=str(exc))
     await engine.reconcile()
     return outcomes
 

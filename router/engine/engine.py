@@ -14,17 +14,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from router.core.book import Side
 from router.core.policy import Policy
 from router.engine.netting import NettingDesk
+from router.engine.observer import NO_OBSERVER, OrderObserver
 from router.engine.outcome import CloseResult
 from router.engine.pacing import Pacing
 from router.engine.ports import HealthPort, VenuePort
 from router.engine.progress import ProgressHook
-from router.engine.release import Release, sell_covered
 from router.engine.request import CloseRequest
 from router.engine.runner import CloseRunner
-from router.engine.waves import VenueState, WaveContext
+from router.engine.unwind import Unwinder, UnwindGate, UnwindResult
 from router.journal.records import CloseView
 from router.journal.recovery import (
     LookupFailed,
@@ -38,8 +37,6 @@ from router.journal.recovery import (
     sync_unwinds,
 )
 from router.journal.repository import Journal
-
-ZERO = Decimal(0)
 
 
 class _RoutingLookup:
@@ -73,6 +70,11 @@ class Engine:
     policy: Policy
     pacing: Pacing = field(default_factory=Pacing)
     desk: NettingDesk = field(default_factory=NettingDesk)
+    orders: OrderObserver = NO_OBSERVER
+    """Told of every order sent and of its answer (see :mod:`router.engine.observer`)."""
+    unwind_min_interval_s: float = 5.0
+    """The shortest pause between two unwinds of one hedge (``service.unwind_min_interval_s``)."""
+    _unwinds: UnwindGate = field(default_factory=UnwindGate)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _cancelled: set[str] = field(default_factory=set)
 
@@ -112,6 +114,7 @@ class Engine:
             desk=self.desk,
             cancelled=self._cancelled.__contains__,
             on_progress=on_progress,
+            orders=self.orders,
         )
         return await runner.run()
 
@@ -133,7 +136,7 @@ class Engine:
         await sync_unwinds(self.journal)
         report = await self.recover(busy)
         return [
-            CloseRequest.model_validate(recovered.close.request)
+            CloseRequest.from_journal(recovered.close.request)
             for recovered in report.closes
             if recovered.resumable
         ]
@@ -148,65 +151,27 @@ class Engine:
 
     async def unwind(
         self, hedge_id: int, quantity: Decimal | None = None, *, with_spot: bool = False
-    ) -> Decimal:
-        """Buy back (part of) a perp hedge reduce-only; return the quantity unwound.
+    ) -> UnwindResult:
+        """Buy back (part of) a perp hedge reduce-only; return what was bought back, what
+        is still short, the hedge's state and why less than asked was bought back.
 
         The operator (or a later close) sells the spot the hedge covered; this takes the
         matching perp short off so the position's delta stays covered throughout. With
         ``with_spot`` the engine first sells the inventory the hedge covers itself, on
         the covered venues that can trade now (:mod:`router.engine.release`), and buys
-        back exactly what it sold.
+        back exactly what it sold. Refusals, before any order, are
+        :class:`~router.engine.errors.UnwindRefused` (see :mod:`router.engine.unwind`):
+        one unwind of a hedge runs at a time, and a hedge is unwound at most once every
+        ``unwind_min_interval_s`` seconds of ``pacing.wall``.
         """
-        await sync_unwinds(self.journal)
-        hedges = {h["id"]: h for h in await self.journal.hedges()}
-        hedge = hedges.get(hedge_id)
-        if hedge is None:
-            raise ValueError(f"no hedge {hedge_id}")
-        attempts = await self.journal.attempts(hedge["close_id"])
-        # an unwind order still in doubt may have bought back its quantity already
-        doubt = sum(
-            (
-                a.quantity - a.filled_qty
-                for a in attempts
-                if a.purpose == "unwind" and a.hedge_id == hedge_id and a.state.in_doubt
-            ),
-            ZERO,
-        )
-        open_size: Decimal = hedge["quantity"] - hedge["unwound_qty"] - doubt
-        size = open_size if quantity is None else min(quantity, open_size)
-        if size <= 0:
-            return ZERO
-        if with_spot:
-            release = Release(
-                self.journal, self.venues, self.health, self.policy, self.pacing.sleep
-            )
-            size = await sell_covered(release, hedge, len(attempts) + 1, size)
-            if size <= 0:
-                return ZERO
-            attempts = await self.journal.attempts(hedge["close_id"])
-        venue = self.venues[hedge["venue"]]
-        side = Side(hedge["side"]).opposite
-        symbol = hedge["symbol"]
-        view = await venue.order_book(symbol)
-        state = VenueState(hedge["venue"], venue.market(symbol), view, size)
-        wave = len(attempts) + 1
-        context = WaveContext(
+        unwinder = Unwinder(
             self.journal,
             self.venues,
             self.health,
-            hedge["close_id"],
-            side,
-            symbol,
-            purpose="unwind",
-            reduce_only=True,
-            hedge_ids={hedge["venue"]: hedge_id},
-            sleep=self.pacing.sleep,
+            self.policy,
+            self.pacing,
+            self._unwinds,
+            self.unwind_min_interval_s,
+            orders=self.orders,
         )
-        result = await context.run(wave, -1, [state], size, None)
-        unwound = hedge["unwound_qty"] + result.filled
-        await self.journal.update_hedge(
-            hedge_id,
-            unwound_qty=unwound,
-            state="CLOSED" if unwound >= hedge["quantity"] else "UNWINDING",
-        )
-        return result.filled
+        return await unwinder.unwind(hedge_id, quantity, with_spot=with_spot)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
 from router.core.book import Side
+from router.engine.observer import NO_OBSERVER, OrderObserver
 from router.engine.ports import HealthPort, VenuePort, lists
 from router.engine.waves import VenueState, WaveContext, book_levels, failure_kind
 from router.journal.repository import Journal
@@ -37,6 +38,8 @@ class HedgePlan:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     may_send: Callable[[], bool] = lambda: True
     """See ``WaveContext.may_send``."""
+    orders: OrderObserver = NO_OBSERVER
+    """See ``WaveContext.orders``."""
 
 
 async def _perp_state(plan: HedgePlan, name: str) -> VenueState:
@@ -97,6 +100,7 @@ async def open_hedge(plan: HedgePlan, quantity: Decimal) -> Decimal:
             hedge_ids=hedge_ids,
             sleep=plan.sleep,
             may_send=plan.may_send,
+            orders=plan.orders,
         )
         result = await context.run(wave, -1, states, remaining, None)
         hedged += result.filled

@@ -6,6 +6,11 @@ outcome (:meth:`CloseLease.hold`, which raises :class:`LeaseLost` if another rou
 holds it by then). Right before each order leaves, :meth:`CloseLease.may_send` asks
 whether the last renewal surely still holds on this router's own wall clock: a router
 paused past its lease must not send, because another may already own the close.
+
+A router shutting down hands its closes over (``Journal.hand_over``): from then on a
+lease is not renewed and :meth:`CloseLease.hold` raises :class:`HandedOver`, so each
+close stops at its next wave, hedge or outcome, unfinished, for another router to resume
+once ``Journal.release_owned`` has ended the leases.
 """
 
 from __future__ import annotations
@@ -28,6 +33,11 @@ class LeaseLost(RuntimeError):
     other one finishes the close: follow it there, nothing needs doing here."""
 
 
+class HandedOver(LeaseLost):
+    """This router is shutting down and hands the close over: it stopped before its next
+    wave (hedge or outcome), unfinished in the journal, for another router to resume."""
+
+
 @dataclass
 class CloseLease:
     journal: Journal
@@ -42,6 +52,8 @@ class CloseLease:
     """Wall time until which the last renewal surely holds."""
 
     async def renew(self) -> None:
+        if self.journal.handing_over:
+            return
         asked = self.wall()
         if await self.journal.claim(self.close_id, self.ttl):
             self.until = max(self.until, asked + self.ttl.total_seconds())
@@ -50,7 +62,9 @@ class CloseLease:
 
     async def hold(self) -> None:
         """Renew before acting on the close; raise :class:`LeaseLost` if another router
-        holds it."""
+        holds it, :class:`HandedOver` if this router is handing its closes over."""
+        if self.journal.handing_over:
+            raise HandedOver(f"close {self.close_id} handed over: this router is shutting down")
         if not self.lost:
             await self.renew()
         if self.lost:
@@ -62,7 +76,7 @@ class CloseLease:
         return not self.lost and self.wall() < self.until - spare
 
     async def _keep(self) -> None:
-        while not self.lost:
+        while not self.lost and not self.journal.handing_over:
             await self.sleep(self.ttl.total_seconds() / 3)
             try:
                 await self.renew()

@@ -23,6 +23,7 @@ from router.engine.doubt import hedged_before, settle_doubts
 from router.engine.hedge import HedgePlan, open_hedge
 from router.engine.lease import CloseLease
 from router.engine.netting import NettingDesk, NettingEntry
+from router.engine.observer import NO_OBSERVER, OrderObserver, tell_answered, tell_sent
 from router.engine.outcome import CloseFigures, CloseResult, state_outcome, summarize
 from router.engine.pacing import Pacing
 from router.engine.ports import HealthPort, VenuePort, lists
@@ -77,6 +78,8 @@ class CloseRunner:
     """Whether a wave may stop spot for a better-paying perpetual (off once it fell short)."""
     lease: CloseLease | None = None
     """This router's hold on the close while it runs (see :mod:`router.engine.lease`)."""
+    orders: OrderObserver = NO_OBSERVER
+    """Told of every order sent and of its answer (see :mod:`router.engine.observer`)."""
     position: Position | None = None
     """What every configured venue holds for the close (see :mod:`router.engine.position`)."""
     quantity: Decimal = ZERO
@@ -408,6 +411,7 @@ class CloseRunner:
             wave=wave,
             sleep=self.pacing.sleep,
             may_send=self._may_send,
+            orders=self.orders,
         )
 
     async def _hedge_now(
@@ -485,6 +489,7 @@ class CloseRunner:
             self.request.spot_symbol,
             sleep=self.pacing.sleep,
             may_send=self._may_send,
+            orders=self.orders,
         )
         stalled = 0
         batch = 0
@@ -552,6 +557,8 @@ class CloseRunner:
                         self.side,
                         waves.symbol,
                     )
+                    tell_sent(self.orders, INTERNAL, "net")
+                    tell_answered(self.orders, INTERNAL, "net", "FILLED", None)
                     progress.add(INTERNAL, netted)
                     remaining -= netted
                     if remaining <= 0:

@@ -19,6 +19,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 from router.core.allocation import Allocation, VenueQuote, allocate
 from router.core.book import Book, Side, fee_factor
 from router.core.orders import OrderState
+from router.engine.observer import NO_OBSERVER, OrderObserver, tell_answered, tell_sent
 from router.engine.ports import FailureKind, HealthPort, VenuePort
 from router.journal.records import AttemptIntent, BookLevels, FillRecord
 from router.journal.recovery import (
@@ -146,6 +147,8 @@ class WaveContext:
     may_send: Callable[[], bool] = lambda: True
     """Asked right before each order leaves: False once this router's lease on the close
     may have expired (another router may own it now), and the order is not sent."""
+    orders: OrderObserver = NO_OBSERVER
+    """Told of every order sent and of its answer once known (the service's metrics)."""
 
     async def note_failure(self, venue: str, kind: FailureKind, detail: str) -> None:
         self.health[venue].record_failure(kind)
@@ -213,6 +216,7 @@ class WaveContext:
             )
             return ZERO, ZERO, ZERO, False
         await self.journal.mark_sent(intent.client_order_id)
+        tell_sent(self.orders, intent.venue, self.purpose)
         try:
             placed = await venue.place_order(
                 self.symbol,
@@ -231,6 +235,7 @@ class WaveContext:
             )
         if placed.outcome is Outcome.ACKED and placed.state is not None:
             self.health[intent.venue].record_success()
+            tell_answered(self.orders, intent.venue, self.purpose, placed.state.value, None)
             fills = [self._fill(intent, t) for t in placed.fills]
             await self.journal.record_outcome(
                 intent.client_order_id,
@@ -244,6 +249,7 @@ class WaveContext:
             gross = sum((t.quantity * t.price for t in placed.fills), ZERO)
             return placed.filled, gross, ZERO, False
         if placed.outcome is Outcome.NOT_PLACED:
+            tell_answered(self.orders, intent.venue, self.purpose, "REJECTED", placed.error_class)
             await self.journal.record_outcome(
                 intent.client_order_id,
                 OutcomeUpdate(
@@ -274,6 +280,9 @@ class WaveContext:
             f"unknown outcome for {intent.client_order_id}: {placed.error_class}",
         )
         filled, gross, doubt = await self.resolve(intent.client_order_id, intent.quantity)
+        found = await self.journal.attempt(intent.client_order_id)
+        known = OrderState.UNKNOWN if doubt > 0 or found is None else found.state
+        tell_answered(self.orders, intent.venue, self.purpose, known.value, placed.error_class)
         return filled, gross, doubt, False
 
     def _fill(self, intent: AttemptIntent, trade: VenueTrade) -> FillRecord:

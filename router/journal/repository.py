@@ -99,6 +99,9 @@ class Journal:
         self.engine = engine
         self.owner = owner or f"router-{uuid.uuid4().hex[:12]}"
         self.clock = clock
+        self.handing_over = False
+        """Set once this router hands its closes over (:meth:`hand_over`): from then on
+        it claims and renews no lease."""
         self._writer = GroupCommitWriter(
             engine,
             {
@@ -312,8 +315,11 @@ class Journal:
 
         A compare-and-set UPDATE: it succeeds only if nobody owns the close, we already
         do, or the owner's lease has expired. One statement, so two processes can never
-        both win (PostgreSQL locks the row and re-checks the condition).
+        both win (PostgreSQL locks the row and re-checks the condition). Always False
+        once this router is handing its closes over.
         """
+        if self.handing_over:
+            return False
         now = self.clock()
 
         async def work(conn: AsyncConnection) -> bool:
@@ -343,6 +349,31 @@ class Journal:
             )
 
         await self._writer.call(work)
+
+    def hand_over(self) -> None:
+        """Claim nothing any more (this router is shutting down): running closes stop
+        renewing their leases and stop at their next wave; nothing new is taken over.
+        :meth:`release_owned` then lets a successor take the closes over at once."""
+        self.handing_over = True
+
+    async def release_owned(self) -> list[CloseView]:
+        """End this router's leases on its unfinished closes now (the lease expires at
+        once; ``owner`` still names this router), so that any router's keeper takes them
+        over without waiting for the lease to run out. The closes released."""
+        now = self.clock()
+        mine = (CLOSES.c.outcome.is_(None), CLOSES.c.owner == self.owner)
+
+        async def work(conn: AsyncConnection) -> list[CloseView]:
+            rows = (
+                await conn.execute(select(CLOSES).where(*mine).order_by(CLOSES.c.created_at))
+            ).all()
+            if rows:
+                await conn.execute(
+                    update(CLOSES).where(*mine).values(lease_expires_at=now, updated_at=now)
+                )
+            return [close_view(row) for row in rows]
+
+        return await self._writer.call(work)
 
     async def claimable(self) -> list[str]:
         """Unfinished closes nobody holds (or whose owner stopped renewing)."""

@@ -9,10 +9,19 @@ from __future__ import annotations
 from aiohttp import web
 
 from router.service.closes import cancel_close, events, get_close, post_close
+from router.service.drain import refuse_while_draining
 from router.service.hedges import hedges, unwind
 from router.service.liquidity import liquidity_handler
-from router.service.middleware import authenticate, errors
+from router.service.listing import closes
+from router.service.middleware import (
+    access,
+    authenticate,
+    errors,
+    name_the_server,
+    stamp_headers,
+)
 from router.service.ops import healthz, metrics, readyz, venues
+from router.service.spec import JSON_PATH, YAML_PATH, openapi_json, openapi_yaml
 from router.service.state import STATE, ServiceState
 
 MAX_BODY = 64 * 1024
@@ -27,9 +36,13 @@ def build_app(state: ServiceState, *, max_body_bytes: int = MAX_BODY) -> web.App
 
     Request bodies over ``max_body_bytes`` are refused with 413 before they are read.
     """
-    app = web.Application(middlewares=[errors, authenticate], client_max_size=max_body_bytes)
+    app = web.Application(
+        middlewares=[access, errors, authenticate, refuse_while_draining],
+        client_max_size=max_body_bytes,
+    )
     app[STATE] = state
     app.router.add_post("/v1/closes", post_close)
+    app.router.add_get("/v1/closes", closes)
     app.router.add_get("/v1/closes/{close_id}", get_close)
     app.router.add_get("/v1/closes/{close_id}/events", events)
     app.router.add_post("/v1/closes/{close_id}/cancel", cancel_close)
@@ -40,5 +53,9 @@ def build_app(state: ServiceState, *, max_body_bytes: int = MAX_BODY) -> web.App
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get(JSON_PATH, openapi_json)
+    app.router.add_get(YAML_PATH, openapi_yaml)
+    app.on_response_prepare.append(stamp_headers)
+    name_the_server()
     app.on_shutdown.append(_shutdown)
     return app

@@ -24,8 +24,10 @@ from router.config import ConfigOption
 from router.service.auth import TOKENS_ENV, TOKENS_FILE_ENV, TokenError, load_tokens
 
 if TYPE_CHECKING:
-    from router.config import GuardConfig, RouterConfig
+    from router.config import GuardConfig, RouterConfig, ServiceConfig
     from router.engine.pacing import Pacing
+    from router.journal.repository import Journal
+    from router.service.server import ConnectionLimits
     from router.venues.adapter import VenueAdapter
     from router.venues.config import VenuesConfig
     from router.venues.health import CircuitBreaker
@@ -36,6 +38,10 @@ log = logging.getLogger(__name__)
 
 class NoVenueLoaded(RuntimeError):
     """Not one configured venue could be loaded: there is nothing to trade on."""
+
+
+class JournalUnavailable(RuntimeError):
+    """The journal cannot be opened (unreachable, invalid URL, missing driver, schema)."""
 
 
 @dataclass
@@ -116,6 +122,37 @@ def configured_venues(
     return open_venues
 
 
+async def _open_journal(url: str) -> Journal:
+    """The journal at ``url``, its schema brought up to date; :class:`JournalUnavailable`
+    naming it (password hidden) when it cannot be."""
+    from alembic.util.exc import CommandError
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from router.journal.db import error_gist, redacted
+    from router.journal.migrate import MigrationError
+    from router.journal.repository import Journal
+
+    try:
+        return await Journal.open(url)
+    except (SQLAlchemyError, CommandError, MigrationError, OSError, ImportError) as exc:
+        try:
+            shown = redacted(url)
+        except ArgumentError:
+            shown = "invalid URL"
+        raise JournalUnavailable(f"journal {shown}: {error_gist(exc)}") from exc
+
+
+def connection_limits(service: ServiceConfig) -> ConnectionLimits:
+    """The bounds ``[service]`` sets on the API's connections."""
+    from router.service.server import ConnectionLimits
+
+    return ConnectionLimits(
+        header_timeout_s=service.header_timeout_s,
+        body_timeout_s=service.body_timeout_s,
+        max_connections=service.max_connections,
+    )
+
+
 async def _serve(
     settings: RouterConfig,
     host: str,
@@ -128,22 +165,34 @@ async def _serve(
 
     from router.engine.engine import Engine
     from router.engine.guard import Guard
-    from router.journal.db import journal_url
-    from router.journal.repository import Journal
+    from router.journal.db import journal_url, redacted
     from router.service.app import build_app
+    from router.service.metrics import Metrics
+    from router.service.server import GuardedSite
     from router.service.state import ServiceState
 
     tokens = load_tokens()
     async with AsyncExitStack() as stack:
-        venues = await open_venues(stack)
-        journal = await Journal.open(journal_url(db))
+        url = journal_url(db)
+        journal = await _open_journal(url)
         stack.push_async_callback(journal.close)
+        venues = await open_venues(stack)
         venues.pacing.lease = timedelta(seconds=settings.service.lease_s)
+        metrics = Metrics()
         engine = Engine(
-            journal, venues.adapters, venues.health, settings.policy, pacing=venues.pacing
+            journal,
+            venues.adapters,
+            venues.health,
+            settings.policy,
+            pacing=venues.pacing,
+            unwind_min_interval_s=settings.service.unwind_min_interval_s,
+            orders=metrics,
         )
         venues.start()
-        state = ServiceState(engine, journal, venues.adapters, venues.health, tokens)
+        state = ServiceState(
+            engine, journal, venues.adapters, venues.health, tokens, metrics=metrics
+        )
+        state.readiness.within_s = settings.service.ready_within_s
         state.keep(settings.service.keeper_every_s)
         if guard_config is not None:
             guard = Guard(
@@ -155,13 +204,18 @@ async def _serve(
             )
             state.watch(guard, float(guard_config.poll_s))
         app = build_app(state, max_body_bytes=settings.service.max_body_bytes)
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(
+            app, access_log=None, keepalive_timeout=settings.service.keepalive_timeout_s
+        )
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, host, port)
+        site = GuardedSite(runner, host, port, connection_limits(settings.service))
         await site.start()
         bound = runner.addresses[0] if runner.addresses else (host, port)
-        sys.stdout.write(f"router API on http://{bound[0]}:{bound[1]} ({venues.label})\n")
+        address = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+        sys.stdout.write(
+            f"router API on http://{address}:{bound[1]} ({venues.label}), journal {redacted(url)}\n"
+        )
         sys.stdout.flush()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -169,6 +223,8 @@ async def _serve(
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
         await stop.wait()
+        # hand the running closes over (their leases released) before the exit path
+        await state.drain(settings.service.drain_s)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -198,7 +254,12 @@ def serve(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the simulated world (--scenario).")] = 0,
     db: Annotated[
-        str | None, typer.Option("--db", help="Journal URL (default: the SQLite journal).")
+        str | None,
+        typer.Option(
+            "--db",
+            help="Journal URL (default: $ROUTER_JOURNAL_URL, else journal.db in the data "
+            "directory: $ROUTER_DATA_DIR, else $XDG_DATA_HOME/router, else ~/.local/share/router).",
+        ),
     ] = None,
     guard: Annotated[
         Path | None,
@@ -210,8 +271,10 @@ def serve(
 ) -> None:
     """Serve the HTTP API until Ctrl-C, over --scenario NAME or --venues FILE.
     Tokens: ROUTER_API_TOKENS or ROUTER_API_TOKENS_FILE."""
-    from router.config import load_config, load_guard_config
+    from router.config import is_listen_host, load_config, load_guard_config
     from router.core.policy import PolicyError
+    from router.service.logs import configure_logging
+    from router.service.server import ListenError
     from router.sim.scenario import ScenarioError
     from router.venues.config import VenueConfigError, load_venues
 
@@ -242,19 +305,16 @@ def serve(
     else:
         assert scenario is not None
         opener = scenario_venues(scenario, seed)
-    logging.basicConfig(level=logging.INFO)
+    listen_host = host if host is not None else settings.service.host
+    listen_port = port if port is not None else settings.service.port
+    if not is_listen_host(listen_host):
+        raise _fail(f"--host {listen_host[:80]}: expected an IP address or a host name")
+    if not 0 <= listen_port <= 65535:
+        raise _fail(f"--port {listen_port}: expected 0 to 65535 (0 = any free port)")
+    configure_logging()
     try:
-        asyncio.run(
-            _serve(
-                settings,
-                host if host is not None else settings.service.host,
-                port if port is not None else settings.service.port,
-                opener,
-                db,
-                guard_config,
-            )
-        )
-    except (ScenarioError, VenueConfigError) as exc:
+        asyncio.run(_serve(settings, listen_host, listen_port, opener, db, guard_config))
+    except (ScenarioError, VenueConfigError, JournalUnavailable, ListenError) as exc:
         raise _fail(str(exc)) from exc
     except NoVenueLoaded as exc:
         typer.echo(f"error: {exc}", err=True)

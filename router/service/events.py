@@ -8,15 +8,19 @@ event per change it sees, as ``event: <kind>`` and ``data: <json>`` lines:
 * ``attempt``: a new order attempt (the same fields as in ``GET /v1/closes/{id}``);
 * ``attempt_update``: an attempt's state, filled quantity or error changed;
 * ``fill``: a new fill;
-* ``outcome``: the close finished; the last event, after which the stream ends.
+* ``outcome``: the close finished; the last event, after which the stream ends;
+* ``shutdown``: the service is shutting down before the close finished (``close_id``,
+  ``state``, ``reason``); the last event, after which the stream ends (follow the close
+  on the router that resumes it).
 
 A comment line is sent after :data:`KEEPALIVE_S` seconds without events so proxies
-keep the connection; the stream also ends when the service shuts down.
+keep the connection. A client that goes away ends its stream quietly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -29,6 +33,7 @@ from router.service.state import ServiceState
 
 EVENTS_POLL_S = 0.2
 KEEPALIVE_S = 15.0
+SHUTTING_DOWN = "service shutting down"
 
 OUTCOME_FIELDS = (
     "close_id",
@@ -113,6 +118,18 @@ def frame(kind: str, data: dict[str, Any]) -> bytes:
     return f"event: {kind}\ndata: {dumps(data)}\n\n".encode()
 
 
+def _gone(request: web.Request) -> bool:
+    """Whether the client closed the connection."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+async def _pause(state: ServiceState) -> None:
+    """Wait :data:`EVENTS_POLL_S` seconds, or less if the service starts shutting down."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(state.stopping.wait(), EVENTS_POLL_S)
+
+
 async def close_events(request: web.Request, state: ServiceState) -> web.StreamResponse:
     """Stream the close's progress until its outcome (404 before streaming if unknown)."""
     close_id = request.match_info["close_id"]
@@ -127,30 +144,42 @@ async def close_events(request: web.Request, state: ServiceState) -> web.StreamR
         }
     )
     await response.prepare(request)
+    # a client that went away mid-write is not an error: nobody is left to tell
+    with contextlib.suppress(ConnectionError):
+        await _stream(request, response, state, close)
+    return response
+
+
+async def _stream(
+    request: web.Request, response: web.StreamResponse, state: ServiceState, close: CloseView
+) -> None:
+    """The events of ``close`` until its outcome, the service's shutdown or the client's
+    leaving (then without a word: nobody reads)."""
+    close_id = close.id
     progress = CloseProgress()
     quiet_since = time.monotonic()
-    try:
-        while True:
-            attempts = await state.journal.attempts(close_id)
-            fills = await state.journal.fills(close_id)
-            events = progress.update(close, attempts, fills, running=state.running(close_id))
-            for kind, data in events:
-                await response.write(frame(kind, data))
-            if progress.finished:
-                break
-            if events:
-                quiet_since = time.monotonic()
-            elif time.monotonic() - quiet_since >= KEEPALIVE_S:
-                await response.write(b": keep-alive\n\n")
-                quiet_since = time.monotonic()
-            if state.stopping.is_set():
-                break
-            await asyncio.sleep(EVENTS_POLL_S)
-            current = await state.journal.get_close(close_id)
-            if current is None:
-                break
-            close = current
-    except ConnectionResetError:
-        return response
+    while True:
+        if _gone(request):
+            return
+        attempts = await state.journal.attempts(close_id)
+        fills = await state.journal.fills(close_id)
+        events = progress.update(close, attempts, fills, running=state.running(close_id))
+        for kind, data in events:
+            await response.write(frame(kind, data))
+        if progress.finished:
+            break
+        if state.stopping.is_set():
+            shutdown = {"close_id": close_id, "state": close.state, "reason": SHUTTING_DOWN}
+            await response.write(frame("shutdown", shutdown))
+            break
+        if events:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= KEEPALIVE_S:
+            await response.write(b": keep-alive\n\n")
+            quiet_since = time.monotonic()
+        await _pause(state)
+        current = await state.journal.get_close(close_id)
+        if current is None:
+            break
+        close = current
     await response.write_eof()
-    return response

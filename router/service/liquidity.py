@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from decimal import Decimal, InvalidOperation
+from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
 
 from router.core.book import Side
+from router.core.decimal_text import NotADecimal, parse_decimal
 from router.core.liquidity import (
     Baseline,
     VenueLiquidity,
@@ -23,51 +25,58 @@ from router.core.liquidity import (
 from router.engine.ports import lists
 from router.service.schemas import ApiError, field_error, respond
 from router.service.state import ServiceState, state_of
+from router.venues.errors import health_failure, safe_message
 from router.venues.health import CircuitState
 
 log = logging.getLogger(__name__)
 
-_ASSET = re.compile(r"^[A-Z0-9]{2,12}$")
-TRUE = ("1", "true", "yes")
-FALSE = ("", "0", "false", "no")
+_ASSET = re.compile(r"[A-Za-z0-9]{2,12}")
+FLAGS = {"true": True, "1": True, "false": False, "0": False}
+"""The spellings a query flag accepts, exactly."""
 
 
-def fraction(query: dict[str, str], name: str) -> Decimal:
-    """A query parameter in [0, 1] (0 when absent)."""
-    raw = query.get(name, "0")
+def fraction(query: Mapping[str, str], name: str) -> Decimal:
+    """A query parameter in [0, 1] written in the strict decimal grammar (0 when absent)."""
+    raw = query.get(name)
+    if raw is None:
+        return Decimal(0)
     try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise field_error(name, "must be a number between 0 and 1") from None
-    if not value.is_finite() or not 0 <= value <= 1:
-        raise field_error(name, "must be a number between 0 and 1")
+        value = parse_decimal(raw)
+    except NotADecimal as exc:
+        raise field_error(name, f"{exc} (between 0 and 1)") from None
+    if value > 1:
+        raise field_error(name, "must be between 0 and 1")
     return value
 
 
-def flag(query: dict[str, str], name: str) -> bool:
-    raw = query.get(name, "").lower()
-    if raw in TRUE:
-        return True
-    if raw in FALSE:
+def flag(query: Mapping[str, str], name: str) -> bool:
+    """A query flag: exactly ``true``, ``false``, ``1`` or ``0`` (false when absent)."""
+    raw = query.get(name)
+    if raw is None:
         return False
-    raise field_error(name, "must be true or false")
+    if raw not in FLAGS:
+        raise field_error(name, "must be true, false, 1 or 0")
+    return FLAGS[raw]
+
+
+def asset(text: str, name: str, example: str) -> str:
+    """An asset code (``[A-Za-z0-9]{2,12}``), upper-cased."""
+    if not _ASSET.fullmatch(text):
+        raise field_error(name, f"must be an asset code like {example}")
+    return text.upper()
 
 
 async def read_liquidity(state: ServiceState, symbol: str, query: dict[str, str]) -> dict[str, Any]:
     """Read every listing venue's book, update its baseline and score it."""
-    asset = symbol.upper()
-    if not _ASSET.match(asset):
-        raise field_error("symbol", "must be an asset code like BTC")
+    base = asset(symbol, "symbol", "BTC")
     side_name = query.get("side", "sell")
     if side_name not in ("sell", "buy"):
         raise field_error("side", "must be sell or buy")
     danger = fraction(query, "danger")
     volatility = fraction(query, "volatility")
     has_position = flag(query, "has_position")
-    quote = query.get("quote", "USDT").upper()
-    if not _ASSET.match(quote):
-        raise field_error("quote", "must be an asset code like USDT")
-    spot = f"{asset}/{quote}"
+    quote = asset(query.get("quote", "USDT"), "quote", "USDT")
+    spot = f"{base}/{quote}"
     names = [n for n, adapter in state.adapters.items() if lists(adapter, spot)]
     if not names:
         raise ApiError(404, "unknown symbol", field="symbol")
@@ -82,6 +91,9 @@ async def read_liquidity(state: ServiceState, symbol: str, query: dict[str, str]
         if isinstance(got, BaseException):
             log.warning("liquidity read of %s on %s failed: %r", spot, name, got)
             state.metrics.venue_errors.labels(venue=name, kind=type(got).__name__).inc()
+            if isinstance(got, Exception):  # counted against the venue, as the engine's reads
+                kind = health_failure(got) or "error"
+                state.health[name].record_failure(kind, safe_message(got)[:200])
             errors[name] = "read failed"
             continue
         key = (name, spot, side_name)

@@ -48,49 +48,101 @@ def respond(
     return web.json_response(payload, status=status, dumps=dumps, headers=headers)
 
 
+MAX_NUMBER_CHARS = 100
+"""The longest number a request body may hold (decimals travel as strings anyway)."""
+MAX_NAME_CHARS = 64
+"""How much of an unexpected field name an error answer repeats."""
+
+
+class _Refused(ValueError):
+    """A JSON value the parser refuses; the message is safe to answer with."""
+
+
 def _reject_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not a number")
+    raise _Refused(f"{name} is not a number")
+
+
+class JsonNumber(Decimal):
+    """A number as a JSON body wrote it (exact). Request fields that hold decimals take
+    strings only, and refuse this type like any JSON number."""
+
+
+def _number(text: str) -> JsonNumber:
+    """A JSON number with a fraction or exponent, exactly; refused beyond
+    :data:`MAX_NUMBER_CHARS`."""
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _Refused(f"a number longer than {MAX_NUMBER_CHARS} characters")
+    return JsonNumber(text)
+
+
+def _integer(text: str) -> int:
+    """A JSON integer, refused beyond :data:`MAX_NUMBER_CHARS` digits (Python's own limit
+    would otherwise answer with its internals)."""
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _Refused(f"a number longer than {MAX_NUMBER_CHARS} characters")
+    return int(text)
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for key, value in pairs:
         if key in data:
-            raise ValueError(f"duplicate key {json.dumps(key)[:60]}")
+            raise _Refused(f"duplicate key {json.dumps(key)[:MAX_NAME_CHARS]}")
         data[key] = value
     return data
 
 
 def parse_body(raw: bytes, *, optional: bool = False) -> dict[str, Any]:
     """A UTF-8 JSON object (RFC 8259); numbers are read exactly; NaN, Infinity, duplicate
-    keys and nesting deeper than the parser can follow are refused."""
+    keys, numbers longer than :data:`MAX_NUMBER_CHARS` and nesting deeper than the parser
+    can follow are refused. Errors say where, never what was sent."""
     if not raw.strip():
         if optional:
             return {}
         raise ApiError(400, "request body must be a JSON object")
     try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, "malformed JSON", detail=f"not UTF-8 at byte {exc.start}") from None
+    try:
         data = json.loads(
-            raw.decode("utf-8"),
-            parse_float=Decimal,
+            text,
+            parse_float=_number,
+            parse_int=_integer,
             parse_constant=_reject_constant,
             object_pairs_hook=_unique_keys,
         )
     except RecursionError:
         raise ApiError(400, "malformed JSON", detail="nested too deeply") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "malformed JSON", detail=str(exc)[:200]) from None
+    except json.JSONDecodeError as exc:
+        where = f"malformed JSON at line {exc.lineno} column {exc.colno}"
+        raise ApiError(400, "malformed JSON", detail=where) from None
+    except _Refused as exc:
+        raise ApiError(400, "malformed JSON", detail=str(exc)) from None
+    except ValueError:
+        raise ApiError(400, "malformed JSON") from None
     if not isinstance(data, dict):
         raise ApiError(400, "request body must be a JSON object")
     return data
 
 
+def _message(text: str) -> str:
+    """Pydantic's message without its ``Value error, `` prefix."""
+    return text.removeprefix("Value error, ")
+
+
 def validation_error(exc: ValidationError) -> ApiError:
-    """A 422 naming each offending field, without echoing what was sent."""
+    """A 422 naming each offending field, without echoing what was sent (an unexpected
+    field's name is cut to :data:`MAX_NAME_CHARS` characters)."""
     fields = []
     for error in exc.errors(include_url=False, include_input=False, include_context=False):
-        loc = [str(part) for part in error["loc"]]
+        loc = [str(part)[:MAX_NAME_CHARS] for part in error["loc"]]
         fields.append(
-            {"field": loc[0] if loc else "", "loc": ".".join(loc), "message": error["msg"]}
+            {
+                "field": loc[0] if loc else "",
+                "loc": ".".join(loc),
+                "message": _message(error["msg"]),
+            }
         )
     return ApiError(422, "invalid request", fields=fields)
 

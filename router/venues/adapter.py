@@ -34,10 +34,12 @@ from router.venues.errors import (
     RateLimited,
     VenueError,
     classify,
+    health_failure,
     is_transient,
     read_error,
     safe_message,
 )
+from router.venues.health import AnswerLog
 from router.venues.model import BookView, MarketInfo, MarketKind, Outcome, PlaceResult
 from router.venues.redact import redact_logs
 from router.venues.stream import BookStream
@@ -137,7 +139,8 @@ class VenueAdapter:
     ``loaded`` says whether the markets were loaded at least once (a venue not loaded
     lists nothing); ``load_error`` is the last failed load's message (keys and
     signatures removed), ``None`` once loaded. :mod:`router.venues.loader` loads a venue
-    that failed to load again until it loads.
+    that failed to load again until it loads. ``answers`` notes when the venue last
+    answered and last failed to, whoever asked (loads, reads, orders, :meth:`probe`).
     """
 
     def __init__(
@@ -170,6 +173,8 @@ class VenueAdapter:
         """Why the last load failed (secrets removed); ``None`` once loaded."""
         self._retry_after: tuple[float, float] | None = None
         """(when noted, on ``time.monotonic``; seconds) of the last throttled answer."""
+        self.answers = AnswerLog(time.monotonic)
+        """When the venue last answered, and its last failure (wall-clock monotonic)."""
         for client in (exchange, pro):
             if client is not None:
                 harden(client, timeout_s)
@@ -265,6 +270,7 @@ class VenueAdapter:
             stream.keep = max(stream.keep, depth)
             fresh = stream.fresh(self._clock(), self.stale_after_s)
             if fresh is not None:
+                self.answers.answered()
                 book = convert.book(fresh.bids, fresh.asks, f"{self.name} {symbol}", depth)
                 return BookView(self.name, symbol, book, fresh.received_at, "ws")
         raw = await self._read(
@@ -343,7 +349,13 @@ class VenueAdapter:
                 symbol, "market" if price is None else "limit", side, amount, price, params
             )
         except Exception as exc:
-            return answers.failed(_unparsable(exc), client_order_id, self._message(exc))
+            error = _unparsable(exc)
+            if health_failure(error) is None:
+                self.answers.answered()  # the venue refused the order: it answers
+            else:
+                self.answers.failed(f"{self.name}: create_order failed: {self._message(exc)}")
+            return answers.failed(error, client_order_id, self._message(exc))
+        self.answers.answered()
         result = answers.placed(order, client_order_id, side, self._clock())
         order_id = result.exchange_order_id
         if result.outcome is Outcome.ACKED and order_id and not answers.fills_complete(result):
@@ -459,9 +471,28 @@ class VenueAdapter:
             if client is not None:
                 await client.close()
 
-    async def _retry(self, call: Callable[[], Awaitable[T]]) -> T:
+    async def probe(self) -> None:
+        """Ask the venue one cheap question, once (no retry): its server time, or the top
+        of one market's book where ccxt cannot ask the time. Noted in ``answers`` like
+        every read; raises the read's :class:`VenueError` if the venue did not answer."""
+        exchange = self._exchange
+        has: Mapping[str, Any] = getattr(exchange, "has", None) or {}
+        if has.get("fetchTime"):
+            await self._read("fetch_time", exchange.fetch_time, attempts=1)
+            return
+        market = next(iter(self._markets.values()), None)
+        if market is None:
+            raise VenueError(f"{self.name}: no market loaded to ask for a book")
+        limit = self._depth_limit(market.kind, 5)
+        await self._read(
+            "fetch_order_book",
+            lambda: exchange.fetch_order_book(market.symbol, limit),
+            attempts=1,
+        )
+
+    async def _retry(self, call: Callable[[], Awaitable[T]], attempts: int | None = None) -> T:
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._read_attempts),
+            stop=stop_after_attempt(attempts or self._read_attempts),
             wait=wait_exponential(multiplier=self._backoff_s, max=self._backoff_s * 8),
             retry=retry_if_exception(is_transient),
             sleep=self._sleep,
@@ -472,8 +503,11 @@ class VenueAdapter:
                 return await call()
         raise AssertionError("tenacity ended without a result or an exception")
 
-    async def _read(self, action: str, call: Callable[[], Awaitable[T]]) -> T:
-        """A retried read; failures become :mod:`router.venues.errors` exceptions.
+    async def _read(
+        self, action: str, call: Callable[[], Awaitable[T]], *, attempts: int | None = None
+    ) -> T:
+        """A retried read (``attempts`` tries, the adapter's by default); failures become
+        :mod:`router.venues.errors` exceptions and are noted in ``answers``.
 
         ccxt hands a body it cannot parse as JSON to its parsers as text, which then
         yield empty books, positions or trade lists instead of failing; such an answer
@@ -484,15 +518,19 @@ class VenueAdapter:
         exchange.last_http_response = None
         started = time.monotonic()
         try:
-            result = await self._retry(call)
+            result = await self._retry(call, attempts)
         except Exception as exc:
             error = read_error(exc, self.name, action)
             if isinstance(error, RateLimited):
                 error.retry_after_s = self._retry_after_since(started)
+            self.answers.failed(str(error))
             raise error from exc
         body = exchange.last_http_response
         if body and exchange.last_json_response is None:
-            raise BadVenueData(f"{self.name}: {action}: the answer is not JSON: {body[:60]!r}")
+            error = BadVenueData(f"{self.name}: {action}: the answer is not JSON: {body[:60]!r}")
+            self.answers.failed(str(error))
+            raise error
+        self.answers.answered()
         return result
 
     def _note_retry_after(self, client: Any) -> None:

@@ -1,4 +1,5 @@
-"""A circuit breaker per venue: stop sending while a venue is down, probe before resuming.
+"""A circuit breaker per venue: stop sending while a venue is down, probe before resuming;
+and a log of when each venue last answered (:class:`AnswerLog`), for readiness.
 
 Pure and synchronous: time comes from an injected clock (seconds, ``Decimal`` or
 ``float``) and nothing here does I/O. The engine asks :meth:`CircuitBreaker.allow`
@@ -220,3 +221,50 @@ class CircuitBreaker:
     def _move(self, new: CircuitState, reason: str, now: Decimal) -> None:
         self._changes.append(CircuitChange(self._state, new, reason, now))
         self._state = new
+
+
+class AnswerLog:
+    """When a venue last answered and when (and how) it last failed to, for readiness.
+
+    Kept by the venue's adapter, which every request to the venue goes through; readings
+    are seconds of an injected monotonic clock (the wall's by default: readiness is about
+    the venue now, not about a simulated world's time).
+    """
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.answered_at: float | None = None
+        """When the venue last gave a usable answer."""
+        self.failed_at: float | None = None
+        """When a request to the venue last failed."""
+        self.last_error: str | None = None
+        """What that failure was (secrets removed)."""
+        self.failing = False
+        """Whether the venue's last request failed (its last answer came before)."""
+
+    def answered(self) -> None:
+        self.answered_at = self.clock()
+        self.failing = False
+
+    def failed(self, error: str) -> None:
+        self.failed_at = self.clock()
+        self.last_error = error
+        self.failing = True
+
+    def answer_age(self) -> float | None:
+        """Seconds since the last answer, or ``None`` if the venue never answered."""
+        return None if self.answered_at is None else max(self.clock() - self.answered_at, 0.0)
+
+    def error_age(self) -> float | None:
+        """Seconds since the last failure, or ``None`` if nothing failed yet."""
+        return None if self.failed_at is None else max(self.clock() - self.failed_at, 0.0)
+
+    def contact_age(self) -> float | None:
+        """Seconds since the venue was last asked anything (answered or not)."""
+        ages = [age for age in (self.answer_age(), self.error_age()) if age is not None]
+        return min(ages) if ages else None
+
+    def answering(self, within_s: float) -> bool:
+        """Whether the venue answered within ``within_s`` seconds and nothing failed since."""
+        age = self.answer_age()
+        return age is not None and age <= within_s and not self.failing

@@ -71,6 +71,7 @@ from router.chaos.invariants import check_world
 from router.chaos.storm import run_storm
 from router.chaos.world import ChaosWorld, build_world, three_venues
 from router.engine.engine import Engine
+from router.engine.errors import HedgeClosed
 from router.engine.request import CloseRequest
 from router.journal.repository import Journal
 from router.sim.scenario import FaultSpec
@@ -160,7 +161,8 @@ async def test_a_router_killed_while_unwinding_books_the_buy_back_on_restart(
         engine = await _restarted(stack, world, url)
         restarted = engine.journal
         assert await engine.reconcile() == []
-        assert await engine.unwind(hedge["id"]) == 0
+        with pytest.raises(HedgeClosed):
+            await engine.unwind(hedge["id"])
         [row] = [h for h in await restarted.hedges() if h["id"] == hedge["id"]]
         assert (row["unwound_qty"], row["state"]) == (hedge["quantity"], "CLOSED")
         violations = await check_world(restarted, world.venues(), world.initial)

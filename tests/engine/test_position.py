@@ -159,7 +159,7 @@ async def test_when_the_venue_comes_back_its_inventory_and_the_hedge_go_together
     bought_back = D(0)
     for leg in legs:
         if json.loads(leg["covers_json"]):
-            bought_back += await world.engine.unwind(leg["id"], with_spot=True)
+            bought_back += (await world.engine.unwind(leg["id"], with_spot=True)).unwound
     assert bought_back == HELD["bravo"]
     bravo = world.venue("bravo").spot.balances["BTC"]
     assert bravo.free + bravo.locked == 0

@@ -13,6 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from router.service.app import build_app
+from router.service.metrics import Metrics
 from router.service.state import ServiceState
 from router.sim.scenario import Scenario
 from tests.engine.conftest import World, build_world, check_invariants, three_venues
@@ -81,12 +82,15 @@ async def api(scenario: Scenario, tmp_path: Path) -> AsyncIterator[Api]:
     stack: list[Callable[[], Any]] = []
     try:
         world = await build_world(scenario, tmp_path, stack)
+        metrics = Metrics()
+        world.engine.orders = metrics
         state = ServiceState(
             engine=world.engine,
             journal=world.journal,
             adapters=world.adapters,
             health=world.health,
             tokens={READ: "read", TRADE: "trade"},
+            metrics=metrics,
         )
         client: TestClient[Any, Any] = TestClient(TestServer(build_app(state), host="127.0.0.1"))
         await client.start_server()

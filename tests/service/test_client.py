@@ -26,8 +26,15 @@ async def test_close_and_status(api: Api, router: RouterClient) -> None:
     status = await router.status(accepted["close_id"])
     assert status["outcome"] == "FLAT"
     assert Decimal(status["filled"]) == Decimal("1.5")
-    again = await router.close(symbol="BTC", side="sell", quantity="1.5", idempotency_key="c-1")
+    again = await router.close(
+        symbol="BTC", side="sell", quantity="1.5", urgency="0.9", idempotency_key="c-1"
+    )
     assert again["close_id"] == accepted["close_id"]
+    assert again["existing"] is True
+    with pytest.raises(RouterApiError) as conflict:
+        await router.close(symbol="BTC", side="sell", quantity=2, idempotency_key="c-1")
+    assert conflict.value.status == 409
+    assert conflict.value.body["close_id"] == accepted["close_id"]
     assert [v["name"] for v in await router.venues()] == ["alpha", "bravo", "charlie"]
     assert await router.hedges() == []
 

@@ -61,7 +61,7 @@ async def test_metrics_move_after_a_close(api: Api) -> None:
     await api.finished(accepted["close_id"])
     after = await (await api.get("/metrics")).text()
     assert 'router_closes_total{outcome="FLAT"} 1.0' in after
-    assert "router_attempts_total{" in after
+    assert "router_orders_sent_total{" in after
     assert 'router_time_to_flat_seconds_count{outcome="FLAT"} 1.0' in after
     assert 'router_venue_circuit_state{venue="alpha"} 0.0' in after
 

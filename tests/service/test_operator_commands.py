@@ -142,15 +142,51 @@ def test_close_wait_reaches_flat_and_adds_up(closed: dict[str, Any]) -> None:
     assert sum(Decimal(f["quantity"]) for f in spot) == filled
 
 
+SAME_CLOSE = ("close", "--symbol", "BTC", "--side", "sell", "--quantity", "2", "--urgency", "0.9")
+
+
 def test_close_with_the_same_key_answers_the_same_close(
     server: str, closed: dict[str, Any]
 ) -> None:
-    again = router(
-        *("close", "--symbol", "BTC", "--side", "sell", "--quantity", "2"),
-        *("--key", "operator-test-1", "--json"),
-        url=server,
-    )
+    again = router(*SAME_CLOSE, "--key", "operator-test-1", "--json", url=server)
     assert as_json(again)["close_id"] == closed["close_id"]
+
+
+def test_the_same_close_again_says_it_already_exists(server: str, closed: dict[str, Any]) -> None:
+    again = router(*SAME_CLOSE, "--quantity", "2.0", "--key", "operator-test-1", url=server)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip().splitlines() == [
+        f"close {closed['close_id']} already exists for key operator-test-1, state DONE"
+    ]
+    assert "started" not in again.stdout + again.stderr
+
+
+def test_the_same_close_again_with_wait_says_it_already_exists(
+    server: str, closed: dict[str, Any]
+) -> None:
+    again = router(*SAME_CLOSE, "--key", "operator-test-1", "--wait", url=server)
+    assert again.returncode == 0, again.stderr
+    first, *table = again.stdout.strip().splitlines()
+    assert first == f"close {closed['close_id']} already exists for key operator-test-1, state DONE"
+    assert "FLAT" in "\n".join(table)
+    assert "started" not in again.stdout
+
+
+@pytest.mark.parametrize(
+    "different",
+    [("--quantity", "1"), ("--side", "buy"), ("--urgency", "0.5"), ("--no-hedge",)],
+    ids=repr,
+)
+def test_a_different_close_under_a_used_key_exits_2_with_one_line(
+    server: str, closed: dict[str, Any], different: tuple[str, ...]
+) -> None:
+    result = router(*SAME_CLOSE, *different, "--key", "operator-test-1", url=server)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        f"error: 409 key operator-test-1 already names a different request "
+        f"(close {closed['close_id']}); use a new --key for a new close"
+    ]
 
 
 def test_status_shows_the_close(server: str, closed: dict[str, Any]) -> None:

@@ -110,11 +110,14 @@ async def test_missing_key_names_the_field(api: Api) -> None:
     assert api.orders_on_venues() == 0
 
 
-async def test_raw_number_quantity_is_exact(api: Api) -> None:
-    raw = b'{"symbol": "BTC", "side": "sell", "quantity": 0.1000000000000000000000000001,'
-    raw += b' "idempotency_key": "exact"}'
+@pytest.mark.parametrize("number", [b"0.1000000000000000000000000001", b"0.1", b"1"])
+async def test_a_json_number_quantity_is_refused_naming_the_field(api: Api, number: bytes) -> None:
+    """Quantities travel as strings: a JSON number, however exact, is 422."""
+    raw = b'{"symbol": "BTC", "side": "sell", "quantity": ' + number
+    raw += b', "idempotency_key": "exact"}'
     response = await api.post("/v1/closes", data=raw, headers={"Content-Type": "application/json"})
     assert response.status == 422
+    assert [f["field"] for f in (await response.json())["fields"]] == ["quantity"]
     assert api.orders_on_venues() == 0
 
 
