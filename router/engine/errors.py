@@ -87,8 +87,8 @@ class UnwindBelowLot(UnwindQuantityRefused):
     """The quantity (or, without one, all that is open) is below the perpetual market's
     smallest order, so no order can carry it.
 
-    Operator: ask for at least the minimum the message names; an open remainder below
-    it can only go with a larger position on the same market, closed on the venue.
+    Operator: ask for at least the minimum the message names. An open remainder smaller
+    than that cannot be bought back by an order of its own: close it on the venue.
     """
 
 

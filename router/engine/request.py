@@ -99,7 +99,7 @@ class CloseRequest(BaseModel):
     @field_validator("quantity", mode="before")
     @classmethod
     def _quantity(cls, value: object) -> object:
-        if value == "all" and isinstance(value, str) or _python(value):
+        if (isinstance(value, str) and value == "all") or _python(value):
             return value
         try:
             return parse_decimal(value)

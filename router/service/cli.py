@@ -168,11 +168,15 @@ async def _serve(
     from router.journal.db import journal_url, redacted
     from router.service.app import build_app
     from router.service.metrics import Metrics
-    from router.service.server import GuardedSite
+    from router.service.server import GuardedListener
     from router.service.state import ServiceState
 
     tokens = load_tokens()
     async with AsyncExitStack() as stack:
+        # the address first: a port in use fails before anything else is opened
+        listener = GuardedListener(host, port, connection_limits(settings.service))
+        await listener.bind()
+        stack.push_async_callback(listener.close)
         url = journal_url(db)
         journal = await _open_journal(url)
         stack.push_async_callback(journal.close)
@@ -209,9 +213,9 @@ async def _serve(
         )
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        site = GuardedSite(runner, host, port, connection_limits(settings.service))
-        await site.start()
-        bound = runner.addresses[0] if runner.addresses else (host, port)
+        stack.push_async_callback(listener.close)  # on the way out, before the runner's cleanup
+        await listener.serve(runner)
+        bound = listener.addresses[0]
         address = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
         sys.stdout.write(
             f"router API on http://{address}:{bound[1]} ({venues.label}), journal {redacted(url)}\n"

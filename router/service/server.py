@@ -3,8 +3,8 @@
 aiohttp reads a request's head and body for as long as the client cares to send them, and
 accepts every connection. A client that sends its headers one byte at a time, or a body
 that never arrives, would hold a connection (and its memory) forever, and enough of them
-would starve the service. :class:`GuardedSite` is a drop-in for ``web.TCPSite`` that
-serves the same ``web.AppRunner`` with four bounds:
+would starve the service. :class:`GuardedListener` serves a ``web.AppRunner`` (in place
+of ``web.TCPSite``) with four bounds:
 
 * **Head timeout.** A request's head (request line and headers, up to the blank line)
   must arrive whole within ``header_timeout_s`` of the connection opening, or of the
@@ -20,15 +20,16 @@ serves the same ``web.AppRunner`` with four bounds:
 * **Connection limit.** Beyond ``max_connections`` open at once, a new connection is
   answered 503 and closed before anything is read from it.
 
-How: the site listens with ``loop.create_server`` and a protocol factory that wraps each
-connection's aiohttp protocol (``runner.server()``, a ``RequestHandler``) in a
-:class:`_GuardedConnection`. The wrapper counts connections, passes every event through,
-and watches the bytes only while a head is due: a timer runs from the head's first
-byte (or the accept) until the blank line ``\\r\\n\\r\\n`` ends it. The site also wraps
-the server's request handler, so the connection learns when aiohttp has parsed a request
-and hands it over: the head timer is cancelled for certain then, and the body timer runs
-until the request's payload reaches its end (``StreamReader.on_eof``). After that the
-connection is idle until the next byte, which arms the head timer again.
+How: the listener binds with ``loop.create_server`` (not serving until the runner is
+ready) and a protocol factory that wraps each connection's aiohttp protocol
+(``runner.server()``, a ``RequestHandler``) in a :class:`_GuardedConnection`. The wrapper
+counts connections, passes every event through, and watches the bytes only while a head
+is due: a timer runs from the head's first byte (or the accept) until the blank line
+``\\r\\n\\r\\n`` ends it. The listener also wraps the server's request handler, so the
+connection learns when aiohttp has parsed a request and hands it over: the head timer is
+cancelled for certain then, and the body timer runs until the request's payload reaches
+its end (``StreamReader.on_eof``). After that the connection is idle until the next byte,
+which arms the head timer again.
 
 A request pipelined behind another one may have part of its head read before the earlier
 request has finished; until a new byte arrives, that part is bounded by the keep-alive
@@ -40,6 +41,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -47,7 +50,6 @@ from typing import Literal
 from aiohttp import web
 from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
-from yarl import URL
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,7 @@ after a late body."""
 
 @dataclass(frozen=True)
 class ConnectionLimits:
-    """The bounds a :class:`GuardedSite` enforces (``[service]`` in the configuration)."""
+    """The bounds a :class:`GuardedListener` enforces (``[service]`` in the configuration)."""
 
     header_timeout_s: float = 10.0
     body_timeout_s: float = 10.0
@@ -74,6 +76,14 @@ class ListenError(RuntimeError):
 
 class BodyTimeout(web.HTTPRequestTimeout):
     """The request's body did not arrive within ``body_timeout_s``."""
+
+
+def _reason(exc: OSError) -> str:
+    """Why the address cannot be listened on: "Address already in use", not asyncio's
+    sentence around it."""
+    if isinstance(exc, socket.gaierror) or not exc.errno:
+        return exc.strerror or str(exc)
+    return os.strerror(exc.errno)
 
 
 def _raw_response(status: int, reason: str, error: str, *headers: str) -> bytes:
@@ -94,65 +104,84 @@ HEAD_TIMEOUT_RESPONSE = _raw_response(408, "Request Timeout", "request head not 
 BUSY_RESPONSE = _raw_response(503, "Service Unavailable", "too many connections", "Retry-After: 1")
 
 
-class GuardedSite(web.BaseSite):
-    """Serve ``runner`` on ``host:port`` within ``limits`` (see the module's docstring).
+class GuardedListener:
+    """Listen on ``host:port`` and serve an ``AppRunner`` within ``limits`` (see the
+    module's docstring).
 
-    :meth:`start` raises :class:`ListenError` when the address cannot be listened on.
+    :meth:`bind` claims the address without accepting anything yet, so a port in use
+    fails before the journal and the venues are opened; :meth:`serve` starts accepting
+    for the runner's server; :meth:`close` stops accepting (connections already open are
+    the runner's to shut down).
     """
 
     def __init__(
-        self,
-        runner: web.BaseRunner,
-        host: str,
-        port: int,
-        limits: ConnectionLimits,
-        *,
-        backlog: int = 128,
+        self, host: str, port: int, limits: ConnectionLimits, *, backlog: int = 128
     ) -> None:
-        super().__init__(runner, backlog=backlog)
         self._host = host
         self._port = port
+        self._backlog = backlog
         self.limits = limits
+        self._listening: asyncio.Server | None = None
+        self._server: web.Server | None = None
         self._guards: dict[RequestHandler, _GuardedConnection] = {}
         self._open = 0
         self._full = False
-        self._listening: asyncio.Server | None = None
 
     @property
-    def name(self) -> str:
-        return str(URL.build(scheme="http", host=self._host, port=self._port))
+    def addresses(self) -> list[tuple[str, int]]:
+        """The bound addresses, ``(host, port)`` each (the chosen port for port 0)."""
+        if self._listening is None:
+            return []
+        return [
+            (str(name[0]), int(name[1]))
+            for name in (sock.getsockname() for sock in self._listening.sockets)
+        ]
 
     @property
     def port(self) -> int:
-        """The port listened on (the one chosen for port 0 once started)."""
-        if self._listening is not None and self._listening.sockets:
-            bound: int = self._listening.sockets[0].getsockname()[1]
-            return bound
-        return self._port
+        """The port listened on (the one chosen for port 0 once bound)."""
+        bound = self.addresses
+        return bound[0][1] if bound else self._port
 
     @property
     def open_connections(self) -> int:
         """Connections currently admitted (refused ones are not counted)."""
         return self._open
 
-    async def start(self) -> None:
-        await super().start()
-        server = self._runner.server
-        assert server is not None, "the runner is set up before its site starts"
-        server.request_handler = self._watched(server.request_handler)
+    async def bind(self) -> None:
+        """Claim the address; :class:`ListenError` when it cannot be listened on."""
         loop = asyncio.get_running_loop()
         try:
             self._listening = await loop.create_server(
-                lambda: _GuardedConnection(self, server),
+                self._connection,
                 self._host,
                 self._port,
                 backlog=self._backlog,
+                start_serving=False,
             )
         except OSError as exc:
             host = f"[{self._host}]" if ":" in self._host else self._host
-            where = f"{host}:{self._port}"
-            raise ListenError(f"cannot listen on {where}: {exc.strerror or exc}") from exc
-        self._server = self._listening
+            raise ListenError(f"cannot listen on {host}:{self._port}: {_reason(exc)}") from exc
+
+    async def serve(self, runner: web.BaseRunner) -> None:
+        """Start accepting connections for ``runner`` (set up) on the bound address."""
+        assert self._listening is not None, "bind() first"
+        server = runner.server
+        assert server is not None, "the runner is set up before it is served"
+        server.request_handler = self._watched(server.request_handler)
+        self._server = server
+        await self._listening.start_serving()
+
+    async def close(self) -> None:
+        """Stop accepting connections (again: nothing)."""
+        listening, self._listening = self._listening, None
+        if listening is not None:
+            listening.close()
+            await listening.wait_closed()
+
+    def _connection(self) -> _GuardedConnection:
+        assert self._server is not None, "connections are accepted once served"
+        return _GuardedConnection(self, self._server)
 
     def _watched(
         self, handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
@@ -195,8 +224,8 @@ class GuardedSite(web.BaseSite):
 class _GuardedConnection(asyncio.Protocol):
     """One client connection: aiohttp's protocol for it, with the head and body timers."""
 
-    def __init__(self, site: GuardedSite, server: web.Server) -> None:
-        self._site = site
+    def __init__(self, listener: GuardedListener, server: web.Server) -> None:
+        self._listener = listener
         self._server = server
         self._handler: RequestHandler | None = None
         self._transport: asyncio.Transport | None = None
@@ -214,21 +243,21 @@ class _GuardedConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
-        handler = self._site._admit(self, self._server)
+        handler = self._listener._admit(self, self._server)
         if handler is None:
             transport.write(BUSY_RESPONSE)
             transport.close()
             return
         self._handler = handler
         handler.connection_made(transport)
-        self._arm(self._site.limits.header_timeout_s, self._head_late)
+        self._arm(self._listener.limits.header_timeout_s, self._head_late)
 
     def data_received(self, data: bytes) -> None:
         if self._handler is None:
             return
         if self._phase == "idle" and data:
             self._phase, self._tail, self._head_bytes = "head", b"", 0
-            self._arm(self._site.limits.header_timeout_s, self._head_late)
+            self._arm(self._listener.limits.header_timeout_s, self._head_late)
         if self._phase == "head":
             seen = self._tail + data
             self._head_bytes += len(data)
@@ -255,7 +284,7 @@ class _GuardedConnection(asyncio.Protocol):
         self._cancel()
         handler, self._handler = self._handler, None
         if handler is not None:
-            self._site._release(handler)
+            self._listener._release(handler)
             handler.connection_lost(exc)
 
     # ------------------------------------------------------------ request events
@@ -271,7 +300,7 @@ class _GuardedConnection(asyncio.Protocol):
             self._phase = "idle"
             return
         self._phase = "body"
-        self._arm(self._site.limits.body_timeout_s, self._body_late_now)
+        self._arm(self._listener.limits.body_timeout_s, self._body_late_now)
         payload.on_eof(self._body_done)
 
     def request_finished(self, payload: StreamReader) -> None:

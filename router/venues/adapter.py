@@ -523,12 +523,12 @@ class VenueAdapter:
             error = read_error(exc, self.name, action)
             if isinstance(error, RateLimited):
                 error.retry_after_s = self._retry_after_since(started)
-            self.answers.failed(str(error))
+            self.answers.failed(self._message(error))
             raise error from exc
         body = exchange.last_http_response
         if body and exchange.last_json_response is None:
             error = BadVenueData(f"{self.name}: {action}: the answer is not JSON: {body[:60]!r}")
-            self.answers.failed(str(error))
+            self.answers.failed(self._message(error))
             raise error
         self.answers.answered()
         return result

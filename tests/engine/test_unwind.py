@@ -83,6 +83,23 @@ async def test_two_routers_picking_the_same_wave_send_one_order(
         await other.close()
 
 
+@pytest.mark.parametrize("scenario", [EXHAUSTION], ids=["exhaustion"])
+async def test_hedges_of_one_close_unwound_at_once_take_turns(
+    world: World, scenario: Scenario
+) -> None:
+    """Two legs of one close share its wave numbers: unwound together, neither clashes."""
+    await _hedged(world)
+    legs = [h for h in await world.journal.hedges(open_only=True) if h["quantity"] > 0]
+    assert len({h["close_id"] for h in legs}) == 1
+    assert len(legs) >= 2
+    results = await asyncio.gather(*(world.engine.unwind(h["id"]) for h in legs))
+    for leg, result in zip(legs, results, strict=True):
+        assert (result.unwound, result.state, result.reason) == (leg["quantity"], "CLOSED", None)
+    attempts = await world.journal.attempts(legs[0]["close_id"])
+    waves = [a.wave for a in attempts if a.purpose == "unwind"]
+    assert len(waves) == len(set(waves)) == len(legs)
+
+
 async def _spot_of_bravo_down(world: World) -> None:
     venue = world.venue("bravo")
     venue.faults.add(FaultSpec(kind="outage", endpoint="GET /api/v3/depth"))
@@ -181,3 +198,13 @@ def test_on_lot_rounds_down_onto_the_step() -> None:
     assert on_lot(D("0.0015"), market) == D("0.001")
     assert on_lot(D("2.5"), market) == D("2.5")
     assert on_lot(D("0.0009"), market) == 0
+
+
+def test_the_interval_is_a_service_setting() -> None:
+    from router.config import ConfigError, load_config
+
+    assert load_config(environ={}).service.unwind_min_interval_s == 5.0
+    changed = load_config(environ={"ROUTER__SERVICE__UNWIND_MIN_INTERVAL_S": "0.5"})
+    assert changed.service.unwind_min_interval_s == 0.5
+    with pytest.raises(ConfigError, match=r"service\.unwind_min_interval_s"):
+        load_config(environ={"ROUTER__SERVICE__UNWIND_MIN_INTERVAL_S": "-1"})

@@ -110,20 +110,36 @@ async def test_a_different_request_under_a_used_key_is_409_and_sends_nothing(
     assert Decimal((await closed.json())["requested"]) == Decimal(2)
 
 
-async def test_a_different_request_while_the_first_runs_is_409(api: Api) -> None:
-    status, first = await _post(api, idempotency_key="running-1", quantity="3")
-    assert status == 202
-    assert api.state.running(first["close_id"])
-    status, refused = await _post(api, idempotency_key="running-1", quantity="4")
+async def test_a_different_request_while_the_first_is_being_started_is_409(api: Api) -> None:
+    """The first close is held before the engine journals it: the key is in flight, with
+    no close id yet; the same request joins it, a different one is refused."""
+    gate = asyncio.Event()
+    real = api.state.engine.close
+
+    async def held(request: CloseRequest, **kwargs: Any) -> Any:
+        await gate.wait()
+        return await real(request, **kwargs)
+
+    api.state.engine.close = held  # type: ignore[method-assign]
+    api.state.accept_timeout_s = 0.01
+    status, first = await _post(api, idempotency_key="held-1", quantity="3")
+    assert (status, first["close_id"], first["state"]) == (202, None, "PENDING")
+    assert first["existing"] is False
+    status, refused = await _post(api, idempotency_key="held-1", quantity="4")
     assert status == 409
-    assert refused["error"] == CONFLICT
-    assert refused["close_id"] == first["close_id"]
-    status, same = await _post(api, idempotency_key="running-1", quantity="3")
-    assert status == 200
-    assert same["close_id"] == first["close_id"]
-    assert same["existing"] is True
-    body = await api.finished(first["close_id"])
+    assert refused == {"error": CONFLICT, "idempotency_key": "held-1", "close_id": None}
+    status, same = await _post(api, idempotency_key="held-1", quantity="3")
+    assert (status, same["close_id"], same["existing"]) == (200, None, True)
+    assert api.orders_on_venues() == 0
+    gate.set()
+    api.state.accept_timeout_s = 10.0
+    status, journaled = await _post(api, idempotency_key="held-1", quantity="3")
+    assert (status, journaled["existing"]) == (200, True)
+    status, refused = await _post(api, idempotency_key="held-1", quantity="4")
+    assert (status, refused["close_id"]) == (409, journaled["close_id"])
+    body = await api.finished(journaled["close_id"])
     assert sum(Decimal(f["quantity"]) for f in body["fills"]) == Decimal(3)
+    assert api.orders_on_venues() == len(body["attempts"])
 
 
 async def test_ten_concurrent_posts_with_one_key_run_one_close(api: Api) -> None:

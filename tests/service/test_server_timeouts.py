@@ -1,6 +1,6 @@
-"""Slow and incomplete requests are cut off, and connections are limited (GuardedSite).
+"""Slow and incomplete requests are cut off, and connections are limited (GuardedListener).
 
-The API's own app is served by a :class:`GuardedSite` with short timeouts; the clients
+The API's own app is also served by a :class:`GuardedListener` with short timeouts; the clients
 are raw sockets, since an HTTP client library would never send half a request. Nothing
 here measures speed: a connection must be closed well within ten times its timeout.
 """
@@ -12,12 +12,14 @@ import json
 import logging
 import os
 import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from router.service.server import ConnectionLimits, GuardedSite
+from router.service.server import ConnectionLimits, GuardedListener
 from tests.service.conftest import READ, TOKENS, TRADE, Api
 from tests.service.processes import ROUTER, read_line, stop
 
@@ -28,21 +30,27 @@ LIMITS = ConnectionLimits(header_timeout_s=TIMEOUT_S, body_timeout_s=TIMEOUT_S, 
 Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
-async def _site(api: Api, limits: ConnectionLimits) -> GuardedSite:
-    """The api fixture's app, also served by a guarded site (stopped with the app)."""
+@asynccontextmanager
+async def _listening(api: Api, limits: ConnectionLimits) -> AsyncIterator[GuardedListener]:
+    """The api fixture's app, also served by a guarded listener."""
     runner = api.client.server.runner
     assert runner is not None
-    site = GuardedSite(runner, "127.0.0.1", 0, limits)
-    await site.start()
-    return site
+    listener = GuardedListener("127.0.0.1", 0, limits)
+    await listener.bind()
+    try:
+        await listener.serve(runner)
+        yield listener
+    finally:
+        await listener.close()
 
 
 @pytest.fixture
-async def guarded(api: Api) -> GuardedSite:
-    return await _site(api, LIMITS)
+async def guarded(api: Api) -> AsyncIterator[GuardedListener]:
+    async with _listening(api, LIMITS) as listener:
+        yield listener
 
 
-async def _connect(site: GuardedSite) -> Stream:
+async def _connect(site: GuardedListener) -> Stream:
     return await asyncio.open_connection("127.0.0.1", site.port)
 
 
@@ -80,7 +88,7 @@ def _errors_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 async def test_a_normal_request_is_answered_and_its_connection_kept(
-    guarded: GuardedSite,
+    guarded: GuardedListener,
 ) -> None:
     reader, writer = await _connect(guarded)
     try:
@@ -97,7 +105,7 @@ async def test_a_normal_request_is_answered_and_its_connection_kept(
         _close(writer)
 
 
-async def test_a_partial_head_is_answered_408_and_closed(guarded: GuardedSite) -> None:
+async def test_a_partial_head_is_answered_408_and_closed(guarded: GuardedListener) -> None:
     reader, writer = await _connect(guarded)
     try:
         writer.write(b"GET /healthz HTTP/1.1\r\nHost: router\r\n")
@@ -108,7 +116,7 @@ async def test_a_partial_head_is_answered_408_and_closed(guarded: GuardedSite) -
         _close(writer)
 
 
-async def test_a_connection_that_sends_nothing_is_closed(guarded: GuardedSite) -> None:
+async def test_a_connection_that_sends_nothing_is_closed(guarded: GuardedListener) -> None:
     reader, writer = await _connect(guarded)
     try:
         assert await _read_to_end(reader) == b""
@@ -116,7 +124,7 @@ async def test_a_connection_that_sends_nothing_is_closed(guarded: GuardedSite) -
         _close(writer)
 
 
-async def test_headers_drip_fed_one_by_one_are_cut_off(guarded: GuardedSite) -> None:
+async def test_headers_drip_fed_one_by_one_are_cut_off(guarded: GuardedListener) -> None:
     """Each header arrives well within the timeout, the whole head never does."""
     reader, writer = await _connect(guarded)
     try:
@@ -133,7 +141,7 @@ async def test_headers_drip_fed_one_by_one_are_cut_off(guarded: GuardedSite) -> 
         _close(writer)
 
 
-async def test_a_late_second_head_on_a_kept_connection_is_closed(guarded: GuardedSite) -> None:
+async def test_a_late_second_head_on_a_kept_connection_is_closed(guarded: GuardedListener) -> None:
     reader, writer = await _connect(guarded)
     try:
         writer.write(_get("/healthz"))
@@ -154,7 +162,7 @@ def _post_head(length: int, token: str = TRADE) -> bytes:
 
 
 async def test_a_partial_body_is_answered_408_and_closed(
-    api: Api, guarded: GuardedSite, caplog: pytest.LogCaptureFixture
+    api: Api, guarded: GuardedListener, caplog: pytest.LogCaptureFixture
 ) -> None:
     body = b'{"symbol": "BTC", "side": "sell", "quantity": "2", "idempotency_key": "slow-1"}'
     reader, writer = await _connect(guarded)
@@ -172,7 +180,7 @@ async def test_a_partial_body_is_answered_408_and_closed(
 
 
 async def test_a_partial_body_nobody_reads_is_closed_after_its_answer(
-    guarded: GuardedSite, caplog: pytest.LogCaptureFixture
+    guarded: GuardedListener, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Refused before its body is read (no token): answered, then cut off all the same."""
     reader, writer = await _connect(guarded)
@@ -186,7 +194,7 @@ async def test_a_partial_body_nobody_reads_is_closed_after_its_answer(
     assert _errors_logged(caplog) == []
 
 
-async def test_a_whole_body_sent_in_pieces_in_time_is_served(guarded: GuardedSite) -> None:
+async def test_a_whole_body_sent_in_pieces_in_time_is_served(guarded: GuardedListener) -> None:
     reader, writer = await _connect(guarded)
     try:
         writer.write(_post_head(2))
@@ -201,40 +209,39 @@ async def test_a_whole_body_sent_in_pieces_in_time_is_served(guarded: GuardedSit
 
 
 async def test_connections_beyond_the_limit_are_answered_503(api: Api) -> None:
-    site = await _site(
-        api, ConnectionLimits(header_timeout_s=30, body_timeout_s=30, max_connections=2)
-    )
+    limits = ConnectionLimits(header_timeout_s=30, body_timeout_s=30, max_connections=2)
     held: list[Stream] = []
-    try:
-        for _ in range(2):
+    async with _listening(api, limits) as site:
+        try:
+            for _ in range(2):
+                reader, writer = await _connect(site)
+                held.append((reader, writer))
+                writer.write(_get("/healthz"))
+                assert (await _response(reader))[0] == 200
+            reader, writer = await _connect(site)
+            try:
+                answer = await _read_to_end(reader)
+            finally:
+                _close(writer)
+            assert answer.startswith(b"HTTP/1.1 503 "), answer[:80]
+            assert b"Retry-After: 1" in answer
+            assert answer.endswith(b'{"error": "too many connections"}')
+            # the admitted connections still work, and a freed place is given again
+            reader, writer = held[0]
+            writer.write(_get("/healthz"))
+            assert (await _response(reader))[0] == 200
+            _close(held.pop()[1])
+            deadline = asyncio.get_running_loop().time() + BOUND_S
+            while site.open_connections >= 2:
+                assert asyncio.get_running_loop().time() < deadline, "a closed one still counts"
+                await asyncio.sleep(0.01)
             reader, writer = await _connect(site)
             held.append((reader, writer))
             writer.write(_get("/healthz"))
             assert (await _response(reader))[0] == 200
-        reader, writer = await _connect(site)
-        try:
-            answer = await _read_to_end(reader)
         finally:
-            _close(writer)
-        assert answer.startswith(b"HTTP/1.1 503 "), answer[:80]
-        assert b"Retry-After: 1" in answer
-        assert answer.endswith(b'{"error": "too many connections"}')
-        # one held connection still works, and a freed place is given again
-        reader, writer = held[0]
-        writer.write(_get("/healthz"))
-        assert (await _response(reader))[0] == 200
-        _close(held.pop()[1])
-        deadline = asyncio.get_running_loop().time() + BOUND_S
-        while site.open_connections >= 2:
-            assert asyncio.get_running_loop().time() < deadline, "the closed connection was kept"
-            await asyncio.sleep(0.01)
-        reader, writer = await _connect(site)
-        held.append((reader, writer))
-        writer.write(_get("/healthz"))
-        assert (await _response(reader))[0] == 200
-    finally:
-        for _, writer in held:
-            _close(writer)
+            for _, writer in held:
+                _close(writer)
 
 
 def test_router_serve_applies_the_configured_head_timeout(tmp_path: Path) -> None:

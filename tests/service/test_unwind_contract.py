@@ -267,12 +267,12 @@ async def test_unwind_quantities_outside_the_grammar_are_422(api: Api, scenario:
     assert (await _row(api, hedge))["state"] == "OPEN"
 
 
-@pytest.mark.parametrize(("flag", "status"), [("true", 200), ("1", 200), ("false", 200), ("0", 200)])
+@pytest.mark.parametrize("flag", ["true", "1", "false", "0"])
 async def test_the_open_flag_accepts_exactly_four_spellings(
-    api: Api, scenario: Scenario, flag: str, status: int
+    api: Api, scenario: Scenario, flag: str
 ) -> None:
     response = await api.get(f"/v1/hedges?open={flag}")
-    assert response.status == status
+    assert response.status == 200
     assert (await response.json())["hedges"] == []
 
 
