@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on embedded defaults: replay the Black Thursday 2020 crisis close through the
-# engine, print its summary, journal it to var/journal.db and draw it to
-# var/black-thursday-2020.png.
+# engine, print its summary, journal it to the replays' journal (replays.db in the data
+# directory) and draw it to var/black-thursday-2020.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh

@@ -177,10 +177,10 @@ async def _serve(
         listener = GuardedListener(host, port, connection_limits(settings.service))
         await listener.bind()
         stack.push_async_callback(listener.close)
+        venues = await open_venues(stack)
         url = journal_url(db)
         journal = await _open_journal(url)
         stack.push_async_callback(journal.close)
-        venues = await open_venues(stack)
         venues.pacing.lease = timedelta(seconds=settings.service.lease_s)
         metrics = Metrics()
         engine = Engine(

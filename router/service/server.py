@@ -65,9 +65,9 @@ after a late body."""
 class ConnectionLimits:
     """The bounds a :class:`GuardedListener` enforces (``[service]`` in the configuration)."""
 
-    header_timeout_s: float = 10.0
-    body_timeout_s: float = 10.0
-    max_connections: int = 256
+    header_timeout_s: float
+    body_timeout_s: float
+    max_connections: int
 
 
 class ListenError(RuntimeError):

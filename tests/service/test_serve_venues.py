@@ -53,7 +53,7 @@ def serve_venues(tmp_path: Path, simulator: Simulator) -> Iterator[Any]:
         assert process.stdout is not None
         line = read_line(process, process.stdout, log)
         assert line.startswith("router API on http://"), line
-        assert line.rstrip().endswith("(venues.toml)")
+        assert line.rstrip().endswith(f"(venues.toml), journal {journal}")
         return Router(line.split()[3])
 
     try:
