@@ -6,7 +6,7 @@ It runs three ways:
   ``config.attributes["connection"]`` and owns its transaction;
 * from the command line (``alembic -c migrations/alembic.ini upgrade head``): it connects
   with :func:`router.journal.db.make_engine` to the config's ``sqlalchemy.url``, else to
-  :func:`router.journal.db.journal_url` (``$ROUTER_JOURNAL_URL`` or the SQLite file);
+  :func:`router.journal.db.journal_url` (``$ROUTER_JOURNAL_URL`` or the default journal);
 * offline (``--sql``), writing the SQL instead of running it.
 """
 
