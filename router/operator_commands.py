@@ -137,8 +137,13 @@ def _rounded(value: Any, places: int) -> str:
 # ---------------------------------------------------------------- closes
 
 
+AVERAGE_PLACES = Decimal("1e-8")
+"""Averages of fill prices are shown to 8 decimals (a mean has no exact finite form)."""
+
+
 def venue_fills(status: dict[str, Any]) -> list[dict[str, Any]]:
-    """The close's fills summed per venue and market: quantity, average price, fees."""
+    """The close's fills summed per venue and market: quantity, average price (to
+    :data:`AVERAGE_PLACES`), fills."""
     totals: dict[tuple[str, str], dict[str, Decimal]] = {}
     for fill in status.get("fills", []):
         key = (str(fill.get("venue")), str(fill.get("market")))
@@ -149,7 +154,11 @@ def venue_fills(status: dict[str, Any]) -> list[dict[str, Any]]:
         row["fills"] = row.get("fills", Decimal(0)) + 1
     rows = []
     for (venue, market), row in sorted(totals.items()):
-        average = row["notional"] / row["quantity"] if row["quantity"] else None
+        average = (
+            (row["notional"] / row["quantity"]).quantize(AVERAGE_PLACES)
+            if row["quantity"]
+            else None
+        )
         rows.append(
             {
                 "venue": venue,
