@@ -7,4 +7,7 @@ scripts/bootstrap.sh
 .venv/bin/ruff format --check router tests scripts
 .venv/bin/mypy router
 .venv/bin/mypy --strict router/core
-.venv/bin/pytest "$@"
+# In parallel (ROUTER_TEST_WORKERS processes, 3 by default), then, alone, the tests that
+# restart the PostgreSQL server the others share. Exit 5 = nothing selected in a phase.
+.venv/bin/pytest -n "${ROUTER_TEST_WORKERS:-3}" -m "not serial" "$@" || [ $? -eq 5 ]
+.venv/bin/pytest -m serial "$@" || [ $? -eq 5 ]

@@ -38,6 +38,7 @@ def test_the_text_summary_names_runs_faults_and_outcomes() -> None:
     assert "unhandled exceptions: 0" in result.output
 
 
+@pytest.mark.serial
 def test_two_routers_and_a_database_restart_on_postgresql_find_nothing() -> None:
     """The PostgreSQL kinds end to end: two routers on one journal with the owner killed,
     and the journal's server restarted mid-close (each run a fresh database)."""
