@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
+from router.harness.connect import make_session
 from router.sim.auth import sign
-from router.sim.connect import VenueEndpoint, make_session
+from router.sim.endpoint import VenueEndpoint
 
 WORLD = """
 name = "bench"

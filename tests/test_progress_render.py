@@ -1,4 +1,4 @@
-"""``router.progress``: close snapshots rendered as rich progress bars."""
+"""``router.cli.progress``: close snapshots rendered as rich progress bars."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 from rich.console import Console
 
+from router.cli.progress import CloseProgressDisplay, live_progress
 from router.engine.progress import CloseProgress, VenueProgress
-from router.progress import CloseProgressDisplay, live_progress
 
 D = Decimal
 

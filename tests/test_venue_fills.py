@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from router.operator_commands import venue_fills
+from router.cli.operator_commands import venue_fills
 
 
 def test_average_price_is_weighted_and_shown_to_8_decimals() -> None:

@@ -32,15 +32,16 @@ from typing import Protocol
 from router.bench.quality_metrics import ZERO, ExecFill, Execution
 from router.core.book import Side
 from router.core.policy import Policy
+from router.core.purpose import OWN_PURPOSES, Purpose
 from router.engine.engine import Engine
 from router.engine.request import CloseRequest
 from router.engine.simulate import SimulatedWorld
-from router.journal.recovery import LookupFailed, VenueTrade
 from router.journal.repository import Journal
 from router.sim.scenario import Scenario
 from router.venues.adapter import VenueAdapter
 from router.venues.errors import VenueError
 from router.venues.model import MarketInfo, Outcome, PlaceResult
+from router.venues.reports import LookupFailed, VenueTrade
 
 TWAP_DEFAULT_HORIZON_S = Decimal(300)
 ORACLE_DEPTH = 5000
@@ -299,11 +300,11 @@ class RouterStrategy:
         hedge_notional = ZERO
         for f in fills:
             kind = purpose.get(f.client_order_id or "")
-            if kind in ("close", "net"):
+            if kind in OWN_PURPOSES:
                 elapsed = Decimal(repr((f.traded_at - anchor).total_seconds()))
                 at_s = case.start_s + max(elapsed, ZERO) * speed
                 spot.append(ExecFill(f.venue, f.quantity, f.price, at_s))
-            elif kind == "hedge":
+            elif kind == Purpose.HEDGE:
                 hedge_notional += f.quantity * f.price
         return Execution(
             strategy=self.name,

@@ -27,6 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from router.bench.speed_world import calm_world, local_world, remote_world
+from router.core.lifecycle import CloseOutcome
 from router.engine.engine import Engine
 from router.engine.outcome import CloseResult
 from router.engine.request import CloseRequest
@@ -103,7 +104,7 @@ async def _timed_close(engine: Engine, request: CloseRequest) -> float:
 
 
 def _require_flat(result: CloseResult) -> None:
-    if result.outcome != "FLAT":
+    if result.outcome != CloseOutcome.FLAT:
         raise RuntimeError(f"close {result.close_id} ended {result.outcome}: {result.reason}")
 
 

@@ -18,9 +18,10 @@ from typing import Any
 from router.config import load_policy
 from router.engine.engine import Engine
 from router.engine.pacing import Pacing
+from router.harness.connect import binance_client, close_client
 from router.journal.repository import Journal
 from router.sim.clock import ManualClock
-from router.sim.connect import VenueEndpoint, binance_client, close_client
+from router.sim.endpoint import VenueEndpoint
 from router.sim.scenario import Scenario, load_scenario
 from router.sim.server import SimCluster
 from router.venues.adapter import VenueAdapter

@@ -52,8 +52,10 @@ from typing import Any, cast
 
 from sqlalchemy import Table, select
 
+from router.core.lifecycle import CloseOutcome
 from router.core.position import PositionFigures, VenueHolding, attribute
-from router.journal.holdings import EXITS, is_whole
+from router.core.purpose import OWN_PURPOSES, Purpose
+from router.journal.holdings import is_whole
 from router.journal.models import Close, Holding
 from router.journal.records import AttemptView, CloseView, FillRecord
 from router.journal.repository import Journal
@@ -62,9 +64,6 @@ from router.sim.venue import SimVenue
 
 ZERO = Decimal(0)
 INTERNAL = "internal"
-RELEASE = "release"
-"""Attempts selling, after the close, the inventory its hedge covers."""
-OUTCOMES = ("FLAT", "HEDGED", "STRANDED")
 INVARIANTS = (
     "oversell",
     "unknown_order",
@@ -301,11 +300,11 @@ def _executed(
             if attempt is None or attempt.close_id not in executed:
                 continue
             tally = executed[attempt.close_id]
-            if attempt.purpose == "hedge":
+            if attempt.purpose == Purpose.HEDGE:
                 tally.hedge += trade.qty
-            elif attempt.purpose == "unwind":
+            elif attempt.purpose == Purpose.UNWIND:
                 tally.unwind += trade.qty
-            elif attempt.purpose == RELEASE:
+            elif attempt.purpose == Purpose.RELEASE:
                 tally.released += trade.qty
             else:
                 tally.spot += trade.qty
@@ -336,7 +335,7 @@ def _closes(
         found += _outcome(close, filled, done.hedge, _unknown(journal, close))
         rows = [h for h in journal.hedges if h["close_id"] == close.id]
         booked = sum((h["quantity"] for h in rows), ZERO)
-        if close.outcome in OUTCOMES and booked != done.hedge:
+        if close.outcome is not None and booked != done.hedge:
             found.append(
                 Violation(
                     "outcome",
@@ -394,7 +393,7 @@ def _outcome(
     close: CloseView, filled: Decimal, hedged: Decimal, unknown: Sequence[str] = ()
 ) -> list[Violation]:
     where = f"close {close.id}"
-    if close.outcome not in OUTCOMES:
+    if close.outcome is None:
         return [
             Violation(
                 "outcome",
@@ -420,10 +419,10 @@ def _outcome(
             )
         )
     expected = {
-        "FLAT": residual == 0 and hedged == 0,
-        "HEDGED": hedged > 0 and residual >= 0,
+        CloseOutcome.FLAT: residual == 0 and hedged == 0,
+        CloseOutcome.HEDGED: hedged > 0 and residual >= 0,
         # nothing left, but nobody can say the close is flat: holdings unknown somewhere
-        "STRANDED": residual > 0 or (residual == 0 and bool(unknown)),
+        CloseOutcome.STRANDED: residual > 0 or (residual == 0 and bool(unknown)),
     }[close.outcome]
     if not expected:
         found.append(
@@ -467,11 +466,11 @@ def _by_close(
             if attempt is None or owner is None:
                 continue
             tally = tallies.setdefault(owner, _OnVenues())
-            if trade.market == "spot" and attempt.purpose in EXITS:
+            if trade.market == "spot" and attempt.purpose in OWN_PURPOSES:
                 tally.sold[ledger.name] = tally.sold.get(ledger.name, ZERO) + trade.qty
-            elif trade.market == "spot" and attempt.purpose == RELEASE:
+            elif trade.market == "spot" and attempt.purpose == Purpose.RELEASE:
                 tally.released[ledger.name] = tally.released.get(ledger.name, ZERO) + trade.qty
-            elif trade.market != "spot" and attempt.purpose == "hedge":
+            elif trade.market != "spot" and attempt.purpose == Purpose.HEDGE:
                 tally.hedged += trade.qty
     return tallies, traders
 
@@ -486,7 +485,7 @@ def _journaled_sold(
         attempt = attempts.get(fill.client_order_id or "")
         if fill.close_id != close_id or attempt is None or attempt.close_id != close_id:
             continue
-        if attempt.purpose in EXITS:
+        if attempt.purpose in OWN_PURPOSES:
             sold[fill.venue] = sold.get(fill.venue, ZERO) + fill.quantity
     return sold
 
@@ -545,7 +544,7 @@ def _position(
     by_name = {ledger.name: ledger for ledger in ledgers}
     executed, traders = _by_close(ledgers, attempts, base_asset)
     for close in journal.closes:
-        if close.outcome not in OUTCOMES:
+        if close.outcome is None:
             continue  # the ``outcome`` invariant already names it
         rows = journal.holdings.get(close.id, ())
         if not rows and not any(a.close_id == close.id for a in journal.attempts):
@@ -750,7 +749,7 @@ def _whole(
     found: list[Violation] = []
     residual = close.residual_qty if close.residual_qty is not None else ZERO
     dust = residual == 0 or (perp_lot is not None and ZERO < residual < perp_lot)
-    if close.outcome == "HEDGED" and not dust:
+    if close.outcome == CloseOutcome.HEDGED and not dust:
         found.append(
             Violation(
                 "position",
@@ -776,7 +775,7 @@ def _whole(
         reason = close.outcome_reason or ""
         named = reason[reason.find("holdings unknown") :] if "holdings unknown" in reason else ""
         missing = [n for n in unknown if f"{n}:" not in named]
-        if close.outcome != "STRANDED" or missing:
+        if close.outcome != CloseOutcome.STRANDED or missing:
             found.append(
                 Violation(
                     "position",
@@ -785,7 +784,7 @@ def _whole(
                     + (f" ({', '.join(missing)} not named)" if missing else ""),
                 )
             )
-    if close.outcome == "FLAT":
+    if close.outcome == CloseOutcome.FLAT:
         # every holding sold on its venue, but for what an opposite close took over
         # internally (a crossing leaves the coins where they are)
         unsold = {

@@ -28,6 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from router.core.lifecycle import CloseOutcome
 from router.core.policy import Policy
 from router.engine.engine import Engine
 from router.engine.errors import UnwindRefused
@@ -35,9 +36,10 @@ from router.engine.lease import LeaseLost
 from router.engine.pacing import Pacing
 from router.engine.progress import CloseProgress
 from router.engine.request import CloseRequest
+from router.harness.connect import binance_client, close_client
 from router.journal.repository import Journal
 from router.sim.clock import ScaledClock
-from router.sim.connect import VenueEndpoint, binance_client, close_client
+from router.sim.endpoint import VenueEndpoint
 from router.venues.adapter import VenueAdapter
 from router.venues.errors import VenueError
 from router.venues.health import CircuitBreaker
@@ -152,7 +154,9 @@ async def main(config: WorkerConfig, mode: str, markers: Markers) -> None:
         markers.write("exit", mode=mode, outcomes=outcomes)
 
 
-async def unwind(engine: Engine, config: WorkerConfig, markers: Markers) -> list[str | None]:
+async def unwind(
+    engine: Engine, config: WorkerConfig, markers: Markers
+) -> list[CloseOutcome | None]:
     """The operator's unwind: finish what a crash left, then buy back every open hedge
     of the close; a last keeper pass books what orders left in doubt did."""
     outcomes = [result.outcome for result in await engine.resume()]
@@ -169,10 +173,10 @@ async def unwind(engine: Engine, config: WorkerConfig, markers: Markers) -> list
     return outcomes
 
 
-async def keep(engine: Engine, config: WorkerConfig, markers: Markers) -> list[str | None]:
+async def keep(engine: Engine, config: WorkerConfig, markers: Markers) -> list[CloseOutcome | None]:
     """The keeper of a second router: take the close over when its owner stops."""
     key = str(config.request["idempotency_key"])
-    outcomes: list[str | None] = []
+    outcomes: list[CloseOutcome | None] = []
     while True:
         for request in await engine.reconcile():
             markers.write("took_over", key=request.idempotency_key)

@@ -23,9 +23,9 @@ from router.chaos.invariants import Violation, check_world
 from router.core.policy import Policy
 from router.engine.engine import Engine
 from router.engine.pacing import Pacing
+from router.harness.connect import binance_client, close_client
 from router.journal.repository import Journal
 from router.sim.clock import ManualClock
-from router.sim.connect import binance_client, close_client
 from router.sim.scenario import FaultSpec, Scenario, parse_scenario
 from router.sim.server import SimCluster
 from router.sim.venue import SimVenue

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from router.core.book import Side
 from router.core.orders import OrderState
+from router.core.purpose import Purpose
 from router.engine.waves import VenueState, consolidated_touch
 from router.journal.records import AttemptIntent, FillRecord
 from router.journal.repository import Journal, OutcomeUpdate
@@ -41,7 +42,7 @@ async def record_netting(
             quantity=quantity,
             limit_price=None,
             style="internal",
-            purpose="net",
+            purpose=Purpose.NET,
         )
     )
     await journal.mark_sent(client_id)

@@ -12,18 +12,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
+from router.core.lifecycle import HedgeState, opened
+from router.core.purpose import Purpose
 from router.engine.progress import SpotTally
 from router.engine.waves import WaveContext
 from router.journal.records import AttemptView
 from router.journal.repository import Journal
 
-ZERO_PURPOSES = ("close",)
-
 
 async def settle_doubts(journal: Journal, waves: WaveContext, tally: SpotTally) -> None:
     """Look the close's in-doubt orders up again; count what became known."""
     for attempt in await journal.attempts(waves.close_id):
-        if attempt.purpose not in ZERO_PURPOSES or not attempt.state.in_doubt:
+        if attempt.purpose != Purpose.CLOSE or not attempt.state.in_doubt:
             continue
         filled, _gross, still = await waves.resolve(attempt.client_order_id, attempt.quantity)
         if still > 0:
@@ -42,7 +42,7 @@ async def hedged_before(
     ``OPENING``: the rows are brought up to what the legs filled, and the total is
     returned so the resumed close does not hedge the same quantity again.
     """
-    legs = [a for a in attempts if a.purpose == "hedge"]
+    legs = [a for a in attempts if a.purpose == Purpose.HEDGE]
     if not legs:
         return Decimal(0), Decimal(0)
     doubt = sum((a.quantity for a in legs if a.state.in_doubt), Decimal(0))
@@ -53,8 +53,11 @@ async def hedged_before(
     rows = {row["id"]: row for row in await journal.hedges()}
     for hedge_id, filled in by_row.items():
         row = rows.get(hedge_id)
-        if row is not None and row["state"] == "OPENING":
+        if row is not None and row["state"] == HedgeState.OPENING:
             await journal.update_hedge(
-                hedge_id, quantity=filled, state="OPEN" if filled > 0 else "CLOSED"
+                hedge_id,
+                quantity=filled,
+                average_price=await journal.hedge_price(hedge_id),
+                state=opened(filled),
             )
     return sum((a.filled_qty for a in legs), Decimal(0)), doubt

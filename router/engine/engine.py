@@ -17,26 +17,19 @@ from decimal import Decimal
 from router.core.policy import Policy
 from router.engine.netting import NettingDesk
 from router.engine.observer import NO_OBSERVER, OrderObserver
-from router.engine.outcome import CloseResult
+from router.engine.outcome import CloseResult, smallest_perp_lot
 from router.engine.pacing import Pacing
 from router.engine.ports import HealthPort, VenuePort
 from router.engine.progress import ProgressHook
+from router.engine.reconcile import VenueLookup
+from router.engine.recovery import RecoveryReport, SettledClose, recover, settle_finished
 from router.engine.request import CloseRequest
 from router.engine.runner import CloseRunner
 from router.engine.unwind import Unwinder, UnwindGate, UnwindResult
 from router.journal.records import CloseView
-from router.journal.recovery import (
-    LookupFailed,
-    RecoveryReport,
-    SettledClose,
-    VenueLookup,
-    VenueOrder,
-    VenueTrade,
-    recover,
-    settle_finished,
-    sync_unwinds,
-)
+from router.journal.recovery import sync_unwinds
 from router.journal.repository import Journal
+from router.venues.reports import LookupFailed, VenueOrder, VenueTrade
 
 
 class _RoutingLookup:
@@ -80,7 +73,8 @@ class Engine:
 
     def cancel(self, close_id: str) -> None:
         """Stop a running close: no new wave or hedge starts; what is out is still
-        reconciled, and the close ends with its residual named."""
+        reconciled, and the close ends with its residual named. The request is
+        forgotten once the close has finished here."""
         self._cancelled.add(close_id)
 
     def _lock(self, symbol: str) -> asyncio.Lock:
@@ -116,7 +110,10 @@ class Engine:
             on_progress=on_progress,
             orders=self.orders,
         )
-        return await runner.run()
+        result = await runner.run()
+        if result.outcome is not None:
+            self._cancelled.discard(result.close_id)
+        return result
 
     async def recover(self, busy: Callable[[CloseView], bool] | None = None) -> RecoveryReport:
         lookup: VenueLookup = _RoutingLookup(self.venues)
@@ -124,7 +121,14 @@ class Engine:
 
     async def settle_finished(self) -> list[SettledClose]:
         """Look up the orders finished closes left in doubt; restate those closes."""
-        return await settle_finished(self.journal, _RoutingLookup(self.venues))
+        lookup = _RoutingLookup(self.venues)
+        return await settle_finished(self.journal, lookup, perp_lot=self._perp_lot)
+
+    def _perp_lot(self, close: CloseView) -> Decimal | None:
+        """The smallest perp lot among the close's venues configured here."""
+        request = CloseRequest.from_journal(close.request)
+        names = [n for n in request.venues or self.venues if n in self.venues]
+        return smallest_perp_lot(self.venues, names, request.perp_symbol)
 
     async def reconcile(
         self, busy: Callable[[CloseView], bool] | None = None

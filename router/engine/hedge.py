@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
 from router.core.book import Side
+from router.core.lifecycle import opened
+from router.core.purpose import Purpose
 from router.engine.observer import NO_OBSERVER, OrderObserver
 from router.engine.ports import HealthPort, VenuePort, lists
-from router.engine.waves import VenueState, WaveContext, book_levels, failure_kind
+from router.engine.waves import VenueState, WaveContext, book_levels
 from router.journal.repository import Journal
+from router.venues.errors import failure_kind
 
 ZERO = Decimal(0)
 HEDGE_LEVERAGE = Decimal(5)
@@ -74,7 +77,7 @@ async def open_hedge(plan: HedgePlan, quantity: Decimal) -> Decimal:
     """Hedge up to ``quantity``; return how much was hedged (journaled as hedge legs)."""
     hedged = ZERO
     hedge_ids: dict[str, int] = {}
-    legs: dict[str, tuple[Decimal, Decimal]] = {}
+    legs: dict[str, Decimal] = {}
     for offset in range(HEDGE_WAVES):
         remaining = quantity - hedged
         if remaining <= 0:
@@ -96,7 +99,7 @@ async def open_hedge(plan: HedgePlan, quantity: Decimal) -> Decimal:
             plan.close_id,
             plan.side,
             plan.perp_symbol,
-            purpose="hedge",
+            purpose=Purpose.HEDGE,
             hedge_ids=hedge_ids,
             sleep=plan.sleep,
             may_send=plan.may_send,
@@ -105,11 +108,13 @@ async def open_hedge(plan: HedgePlan, quantity: Decimal) -> Decimal:
         result = await context.run(wave, -1, states, remaining, None)
         hedged += result.filled
         for venue, filled in result.by_venue.items():
-            size, gross = legs.get(venue, (ZERO, ZERO))
-            legs[venue] = (size + filled, gross)
+            legs[venue] = legs.get(venue, ZERO) + filled
     for venue, hedge_id in hedge_ids.items():
-        size = legs.get(venue, (ZERO, ZERO))[0]
+        size = legs.get(venue, ZERO)
         await plan.journal.update_hedge(
-            hedge_id, quantity=size, state="OPEN" if size > 0 else "CLOSED"
+            hedge_id,
+            quantity=size,
+            average_price=await plan.journal.hedge_price(hedge_id),
+            state=opened(size),
         )
     return hedged

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from router.core.lifecycle import CloseOutcome
+from router.core.outcome import CloseFigures, close_outcome
 from router.core.position import PositionFigures
+from router.core.purpose import OWN_PURPOSES, Purpose
+from router.engine.ports import VenuePort, lists
 from router.journal.holdings import position_figures
 from router.journal.repository import Journal
 
@@ -27,7 +31,7 @@ class VenueBreakdown:
 @dataclass(frozen=True)
 class CloseResult:
     close_id: str
-    outcome: str | None
+    outcome: CloseOutcome | None
     reason: str | None
     side: str
     requested: Decimal
@@ -104,20 +108,6 @@ class CloseResult:
         }
 
 
-@dataclass(frozen=True)
-class CloseFigures:
-    """Where a close ends: requested, sold on spot, hedged, and still in doubt."""
-
-    quantity: Decimal
-    filled: Decimal
-    hedged: Decimal
-    in_doubt: Decimal
-
-    @property
-    def residual(self) -> Decimal:
-        return self.quantity - self.filled - self.hedged
-
-
 def _named(venues: Mapping[str, str]) -> str:
     return "; ".join(f"{name}: {why}" for name, why in sorted(venues.items()))
 
@@ -130,33 +120,28 @@ def state_outcome(
     perp_lot: Decimal | None,
     unknown: Mapping[str, str] | None = None,
     stuck: Mapping[str, str] | None = None,
-) -> tuple[str, str]:
-    """FLAT, HEDGED or STRANDED, with the reason; a residual is always named.
-
-    FLAT only when every unit was sold, HEDGED only when the rest is covered by perp
-    shorts. ``unknown`` names the venues whose holdings could never be read (a close of
+) -> tuple[CloseOutcome, str]:
+    """The outcome (:func:`router.core.outcome.close_outcome`) with its reason; a residual
+    is always named. ``unknown`` names the venues whose holdings could never be read (a close of
     everything held is then STRANDED: nobody can say it is flat); ``stuck`` the venues
     that could not trade when the close ended, whose holdings a hedge covered or that
-    remain as the residual.
-
-    A hedge covers the residual up to less than one perp lot (``perp_lot``, the smallest
-    among the venues that could hedge): that dust cannot be hedged on any venue (nor
-    sold, or spot would have sold it) and is reported as the residual of a HEDGED close.
+    remain as the residual. Dust below ``perp_lot`` (the smallest among the venues that
+    could hedge) is reported as the residual of a HEDGED close.
     """
     residual, hedged, in_doubt = figures.residual, figures.hedged, figures.in_doubt
     unknown = unknown or {}
     stuck = stuck or {}
+    outcome = close_outcome(figures, perp_lot=perp_lot, unknown=bool(unknown))
     where = f" (held on venues that could not trade: {_named(stuck)})" if stuck else ""
-    if not unknown:
-        if residual <= 0:
-            if hedged == 0:
-                return "FLAT", "sold in spot"
-            return "HEDGED", f"spot: {why}; the rest is covered by a perp short{where}"
-        if hedged > 0 and in_doubt == 0 and perp_lot is not None and residual < perp_lot:
-            return "HEDGED", (
-                f"spot: {why}; {hedged} covered by a perp short{where}; {residual} "
-                f"{symbol} of dust below the smallest perp lot ({perp_lot}) remains"
-            )
+    if outcome is CloseOutcome.FLAT:
+        return outcome, "sold in spot"
+    if outcome is CloseOutcome.HEDGED and residual <= 0:
+        return outcome, f"spot: {why}; the rest is covered by a perp short{where}"
+    if outcome is CloseOutcome.HEDGED:
+        return outcome, (
+            f"spot: {why}; {hedged} covered by a perp short{where}; {residual} "
+            f"{symbol} of dust below the smallest perp lot ({perp_lot}) remains"
+        )
     parts = []
     if unknown:
         parts.append(f"holdings unknown on {_named(unknown)}")
@@ -168,7 +153,16 @@ def state_outcome(
         parts.append(f"{hedged} hedged with a perp short")
     if residual <= 0 and not unknown:
         parts.append(f"spot: {why}")
-    return "STRANDED", "; ".join(parts)
+    return outcome, "; ".join(parts)
+
+
+def smallest_perp_lot(
+    venues: Mapping[str, VenuePort], names: Iterable[str], perp_symbol: str
+) -> Decimal | None:
+    """The smallest perp lot among the named venues listing ``perp_symbol``: the
+    outcome rule's bound on hedged dust (``None`` when none lists it)."""
+    steps = [venues[n].market(perp_symbol).lot_step for n in names if lists(venues[n], perp_symbol)]
+    return min(steps) if steps else None
 
 
 def shortfall_bps(
@@ -188,9 +182,9 @@ async def summarize(
     close = await journal.get_close(close_id)
     assert close is not None
     every = await journal.attempts(close_id)
-    attempts = [a for a in every if a.purpose in ("close", "net")]
+    attempts = [a for a in every if a.purpose in OWN_PURPOSES]
     close_ids = {a.client_order_id for a in attempts}
-    hedge_ids = {a.client_order_id for a in every if a.purpose == "hedge"}
+    hedge_ids = {a.client_order_id for a in every if a.purpose == Purpose.HEDGE}
     all_fills = await journal.fills(close_id)
     fills = [f for f in all_fills if f.client_order_id in close_ids]
     hedge_fills = [f for f in all_fills if f.client_order_id in hedge_ids]
@@ -202,7 +196,7 @@ async def summarize(
     exited = filled + hedge_qty
     exit_average = (gross + hedge_gross) / exited if exited else None
     venues: dict[str, VenueBreakdown] = {}
-    hedge_venues = {a.venue for a in every if a.purpose == "hedge"}
+    hedge_venues = {a.venue for a in every if a.purpose == Purpose.HEDGE}
     for name in sorted({a.venue for a in attempts} | hedge_venues):
         venue_fills = [f for f in fills if f.venue == name]
         qty = sum((f.quantity for f in venue_fills), ZERO)
@@ -210,7 +204,11 @@ async def summarize(
         venues[name] = VenueBreakdown(
             qty,
             notional / qty if qty else None,
-            sum(1 for a in every if a.venue == name and a.purpose in ("close", "net", "hedge")),
+            sum(
+                1
+                for a in every
+                if a.venue == name and (a.purpose in OWN_PURPOSES or a.purpose == Purpose.HEDGE)
+            ),
             hedged=sum((f.quantity for f in hedge_fills if f.venue == name), ZERO),
         )
     fees = sum((f.fee for f in fills if f.fee_asset == "USDT"), ZERO)

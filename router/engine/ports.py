@@ -6,10 +6,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Literal, Protocol
 
-from router.journal.recovery import VenueOrder, VenueTrade
-from router.venues.model import BookView, MarketInfo, PlaceResult
-
-FailureKind = Literal["outage", "rate_limit", "timeout", "error"]
+from router.venues.model import BookView, FailureKind, MarketInfo, PlaceResult
+from router.venues.reports import VenueOrder, VenueTrade
 
 
 class VenuePort(Protocol):

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
+from router.core.lifecycle import CloseOutcome
+from router.core.purpose import OWN_PURPOSES
 from router.journal.records import AttemptView
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,7 @@ class CloseProgress:
     """Seconds on the engine's clock since the close started (scenario time in replays)."""
     venues: tuple[VenueProgress, ...]
     phase: Phase = "spot"
-    outcome: str | None = None
+    outcome: CloseOutcome | None = None
 
     @property
     def filled_by_venue(self) -> dict[str, Decimal]:
@@ -94,7 +96,7 @@ class SpotTally:
         tally = cls(started=started)
         for attempt in attempts:
             tally.wave = max(tally.wave, attempt.wave)
-            if attempt.purpose in ("close", "net"):
+            if attempt.purpose in OWN_PURPOSES:
                 tally.add(attempt.venue, attempt.filled_qty)
                 if attempt.state.in_doubt:
                     tally.in_doubt += attempt.quantity
@@ -130,7 +132,7 @@ def snapshot(
     elapsed_s: float,
     hedged: Decimal,
     phase: Phase,
-    outcome: str | None = None,
+    outcome: CloseOutcome | None = None,
 ) -> CloseProgress:
     names = list(facts.names) + [n for n in tally.by_venue if n not in facts.names]
     return CloseProgress(

@@ -20,6 +20,7 @@ from typing import Any
 from router.core.book import Side
 from router.core.numbers import plain
 from router.core.policy import Policy
+from router.core.purpose import Purpose
 from router.engine.observer import NO_OBSERVER, OrderObserver
 from router.engine.ports import HealthPort, VenuePort, lists
 from router.engine.waves import VenueState, WaveContext, WaveResult, book_levels
@@ -106,7 +107,7 @@ async def sell_covered(
             hedge["close_id"],
             side,
             symbol,
-            purpose="release",
+            purpose=Purpose.RELEASE,
             sleep=release.sleep,
             orders=release.orders,
         )

@@ -16,17 +16,20 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
 from router.core.book import Side
+from router.core.lifecycle import CloseOutcome, CloseState
 from router.core.liquidity import escape_window
+from router.core.outcome import CloseFigures
 from router.core.policy import Policy
+from router.core.purpose import Purpose
 from router.engine.crossing import INTERNAL, record_netting
 from router.engine.doubt import hedged_before, settle_doubts
 from router.engine.hedge import HedgePlan, open_hedge
 from router.engine.lease import CloseLease
 from router.engine.netting import NettingDesk, NettingEntry
 from router.engine.observer import NO_OBSERVER, OrderObserver, tell_answered, tell_sent
-from router.engine.outcome import CloseFigures, CloseResult, state_outcome, summarize
+from router.engine.outcome import CloseResult, smallest_perp_lot, state_outcome, summarize
 from router.engine.pacing import Pacing
-from router.engine.ports import HealthPort, VenuePort, lists
+from router.engine.ports import HealthPort, VenuePort
 from router.engine.position import Position, VenueRead, describe, read_venue
 from router.engine.progress import (
     CloseFacts,
@@ -43,11 +46,11 @@ from router.engine.waves import (
     WaveContext,
     book_levels,
     consolidated_touch,
-    failure_kind,
 )
 from router.journal.holdings import holdings, mark_left, record_covers, sold_by_venue
 from router.journal.records import CloseView, NewClose
 from router.journal.repository import Journal
+from router.venues.errors import failure_kind
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -269,7 +272,7 @@ class CloseRunner:
         started: float,
     ) -> CloseResult:
         request = self.request
-        await self.journal.update_close(close.id, state="RUNNING")
+        await self.journal.update_close(close.id, state=CloseState.RUNNING)
         deadline = self._deadline(started)
         attempts = await self.journal.attempts(close.id)
         progress = SpotTally.from_attempts(attempts, started)
@@ -388,12 +391,7 @@ class CloseRunner:
 
     def _perp_lot(self) -> Decimal | None:
         """The smallest perp lot among the venues that could hedge."""
-        steps = [
-            self.venues[n].market(self.request.perp_symbol).lot_step
-            for n in self._configured()
-            if lists(self.venues[n], self.request.perp_symbol)
-        ]
-        return min(steps) if steps else None
+        return smallest_perp_lot(self.venues, self._configured(), self.request.perp_symbol)
 
     def _tier_name(self, rung: int) -> str:
         tolerance = self.policy.tolerance(rung)
@@ -557,8 +555,8 @@ class CloseRunner:
                         self.side,
                         waves.symbol,
                     )
-                    tell_sent(self.orders, INTERNAL, "net")
-                    tell_answered(self.orders, INTERNAL, "net", "FILLED", None)
+                    tell_sent(self.orders, INTERNAL, Purpose.NET)
+                    tell_answered(self.orders, INTERNAL, Purpose.NET, "FILLED", None)
                     progress.add(INTERNAL, netted)
                     remaining -= netted
                     if remaining <= 0:
@@ -638,7 +636,7 @@ class CloseRunner:
         tally: SpotTally,
         phase: Phase,
         hedged: Decimal,
-        outcome: str | None = None,
+        outcome: CloseOutcome | None = None,
     ) -> None:
         """Hand the observer, if any, a snapshot of the close as it stands."""
         if self.on_progress is None:

@@ -26,10 +26,10 @@ from router.engine.outcome import CloseResult
 from router.engine.pacing import Pacing
 from router.engine.progress import ProgressHook
 from router.engine.request import CloseRequest
+from router.harness.connect import binance_client, close_client
 from router.journal.db import journal_url
 from router.journal.repository import Journal
 from router.sim.clock import ScaledClock
-from router.sim.connect import binance_client, close_client
 from router.sim.scenario import Scenario, load_scenario
 from router.sim.server import SimCluster
 from router.venues.adapter import VenueAdapter

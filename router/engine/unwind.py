@@ -30,8 +30,10 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from router.core.book import Side
+from router.core.lifecycle import HedgeState, unwound_state
 from router.core.numbers import ceil_to, floor_to, plain
 from router.core.policy import Policy
+from router.core.purpose import Purpose
 from router.engine.errors import (
     HedgeClosed,
     UnknownHedge,
@@ -151,20 +153,20 @@ class Unwinder:
         still opening, held by unanswered orders or unwound moments ago."""
         await sync_unwinds(self.journal)
         hedge = await self._hedge(hedge_id)
-        if hedge["state"] == "OPENING":
+        if hedge["state"] == HedgeState.OPENING:
             raise UnwindRefused(
                 "the hedge is still being opened by its close; unwind it once the close ended",
                 hedge_id=hedge_id,
             )
         booked_open: Decimal = hedge["quantity"] - hedge["unwound_qty"]
-        if hedge["state"] == "CLOSED" or booked_open <= 0:
+        if hedge["state"] == HedgeState.CLOSED or booked_open <= 0:
             raise HedgeClosed("hedge is closed", hedge_id=hedge_id)
         attempts = await self.journal.attempts(hedge["close_id"])
         unanswered = sum(
             (
                 a.quantity - a.filled_qty
                 for a in attempts
-                if a.purpose == "unwind" and a.hedge_id == hedge_id and not a.state.final
+                if a.purpose == Purpose.UNWIND and a.hedge_id == hedge_id and not a.state.final
             ),
             ZERO,
         )
@@ -226,7 +228,7 @@ class Unwinder:
         filled = await self._buy_back(hedge, state, side, wave, notes)
         if filled > 0:
             unwound = hedge["unwound_qty"] + filled
-            hedge_state = "CLOSED" if unwound >= hedge["quantity"] else "UNWINDING"
+            hedge_state = unwound_state(unwound, hedge["quantity"])
             await self.journal.update_hedge(hedge_id, unwound_qty=unwound, state=hedge_state)
             hedge = {**hedge, "unwound_qty": unwound, "state": hedge_state}
         return self._result(hedge, filled, notes)
@@ -322,7 +324,7 @@ class Unwinder:
             hedge["close_id"],
             side,
             hedge["symbol"],
-            purpose="unwind",
+            purpose=Purpose.UNWIND,
             reduce_only=True,
             hedge_ids={state.name: hedge["id"]},
             sleep=self.pacing.sleep,
@@ -356,7 +358,7 @@ class Unwinder:
                 {
                     a.error_class
                     for a in await self.journal.attempts(hedge["close_id"])
-                    if a.purpose == "unwind" and a.wave == wave and a.error_class
+                    if a.purpose == Purpose.UNWIND and a.wave == wave and a.error_class
                 }
             )
             notes.append(f"{name} rejected the order: {', '.join(errors) or 'no reason given'}")

@@ -9,7 +9,6 @@ answer is looked up by client order id before its quantity can be used again.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
@@ -19,17 +18,15 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 from router.core.allocation import Allocation, VenueQuote, allocate
 from router.core.book import Book, Side, fee_factor
 from router.core.orders import OrderState
+from router.core.purpose import Purpose
 from router.engine.observer import NO_OBSERVER, OrderObserver, tell_answered, tell_sent
-from router.engine.ports import FailureKind, HealthPort, VenuePort
-from router.journal.records import AttemptIntent, BookLevels, FillRecord
-from router.journal.recovery import (
-    LookupFailed,
-    VenueOrder,
-    VenueTrade,
-    reconcile_attempt,
-)
+from router.engine.ports import HealthPort, VenuePort
+from router.engine.reconcile import fill_from_trade, reconcile_attempt
+from router.journal.records import AttemptIntent, BookLevels
 from router.journal.repository import Journal, OutcomeUpdate
-from router.venues.model import BookView, MarketInfo, Outcome, PlaceResult
+from router.venues.errors import failure_kind
+from router.venues.model import BookView, FailureKind, MarketInfo, Outcome, PlaceResult
+from router.venues.reports import LookupFailed, VenueOrder, VenueTrade
 
 ZERO = Decimal(0)
 
@@ -55,31 +52,6 @@ class WaveResult:
     rejected: set[str] = field(default_factory=set)
     """Venues that refused an order outright (a filter, funds): not asked again this close."""
     allocation: Allocation | None = None
-
-
-_STATUS = re.compile(r"(?<![\w.])(418|429|503)(?![\w.])")
-"""An HTTP status standing alone in an error message (not inside an id or a number)."""
-
-
-def failure_kind(result: PlaceResult | BaseException) -> FailureKind:
-    """What a failure says about the venue, for its circuit breaker.
-
-    Judged on the error class and the error message only, never on the rest of the
-    answer: a client order id such as ``…c1418…`` must not read as a 418.
-    """
-    if isinstance(result, BaseException):
-        error_class, message = type(result).__name__, str(result)
-    else:
-        error_class, message = result.error_class or "", result.error_message or ""
-    words = f"{error_class} {message}".lower()
-    codes = set(_STATUS.findall(message))
-    if "notavailable" in words or "maintenance" in words or "503" in codes:
-        return "outage"
-    if "ddos" in words or "ratelimit" in words or codes & {"418", "429"}:
-        return "rate_limit"
-    if "timeout" in words or "timed out" in words:
-        return "timeout"
-    return "error"
 
 
 BAND_KEPT = Decimal(2) / Decimal(3)
@@ -137,7 +109,7 @@ class WaveContext:
     close_id: str
     side: Side
     symbol: str
-    purpose: str = "close"
+    purpose: Purpose = Purpose.CLOSE
     reduce_only: bool = False
     hedge_ids: Mapping[str, int] = field(default_factory=dict)
     lookup_attempts: int = 5
@@ -232,11 +204,12 @@ class WaveContext:
                 intent.client_order_id,
                 error_class=type(exc).__name__,
                 error_message=str(exc)[:500],
+                failure=failure_kind(exc),
             )
         if placed.outcome is Outcome.ACKED and placed.state is not None:
             self.health[intent.venue].record_success()
             tell_answered(self.orders, intent.venue, self.purpose, placed.state.value, None)
-            fills = [self._fill(intent, t) for t in placed.fills]
+            fills = [fill_from_trade(intent, t) for t in placed.fills]
             await self.journal.record_outcome(
                 intent.client_order_id,
                 OutcomeUpdate(
@@ -276,7 +249,7 @@ class WaveContext:
         )
         await self.note_failure(
             intent.venue,
-            failure_kind(placed),
+            placed.failure or "error",
             f"unknown outcome for {intent.client_order_id}: {placed.error_class}",
         )
         filled, gross, doubt = await self.resolve(intent.client_order_id, intent.quantity)
@@ -284,22 +257,6 @@ class WaveContext:
         known = OrderState.UNKNOWN if doubt > 0 or found is None else found.state
         tell_answered(self.orders, intent.venue, self.purpose, known.value, placed.error_class)
         return filled, gross, doubt, False
-
-    def _fill(self, intent: AttemptIntent, trade: VenueTrade) -> FillRecord:
-        return FillRecord(
-            close_id=intent.close_id,
-            client_order_id=intent.client_order_id,
-            venue=intent.venue,
-            market=intent.market,
-            trade_id=trade.trade_id,
-            exchange_order_id=trade.exchange_order_id,
-            side=trade.side,
-            quantity=trade.quantity,
-            price=trade.price,
-            fee=trade.fee,
-            fee_asset=trade.fee_asset,
-            traded_at=trade.traded_at,
-        )
 
     async def resolve(
         self, client_order_id: str, quantity: Decimal

@@ -13,7 +13,7 @@ SQLite pragmas, set on every connection:
 
 PostgreSQL commits are durable with its default ``synchronous_commit=on``.
 
-Where the journal lives: ``--db`` (``--url``) or ``$ROUTER_JOURNAL_URL`` when given, else
+Where the journal lives: ``--db`` or ``$ROUTER_JOURNAL_URL`` when given, else
 ``journal.db`` in the router's data directory: ``$ROUTER_DATA_DIR``, else
 ``$XDG_DATA_HOME/router``, else ``~/.local/share/router``, created on first use. The same
 default wherever the router is started from, so a restarted service finds its closes.

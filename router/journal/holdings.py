@@ -18,6 +18,7 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from router.core.position import PositionFigures, VenueHolding, attribute
+from router.core.purpose import OWN_PURPOSES
 from router.journal.models import Hedge, Holding
 from router.journal.records import AttemptView, CloseView, FillRecord
 from router.journal.repository import Journal, holding_rows
@@ -25,8 +26,6 @@ from router.journal.repository import Journal, holding_rows
 HOLDINGS = cast(Table, Holding.__table__)
 HEDGES = cast(Table, Hedge.__table__)
 ZERO = Decimal(0)
-EXITS = ("close", "net")
-"""Attempt purposes whose fills take the position out (spot sales, internal crossings)."""
 
 
 async def record_holdings(
@@ -92,7 +91,7 @@ async def holdings(journal: Journal, close_id: str) -> list[VenueHolding]:
 
 def exit_sales(attempts: Iterable[AttemptView], fills: Iterable[FillRecord]) -> dict[str, Decimal]:
     """What the close's exit orders (spot and internal crossing) filled, per venue."""
-    exits = {a.client_order_id for a in attempts if a.purpose in EXITS}
+    exits = {a.client_order_id for a in attempts if a.purpose in OWN_PURPOSES}
     sold: dict[str, Decimal] = {}
     for fill in fills:
         if fill.client_order_id in exits:

@@ -19,15 +19,12 @@ from typing import Any, cast
 
 from sqlalchemy import Table, and_, or_, select
 
+from router.core.lifecycle import CloseOutcome, CloseState
 from router.journal.models import Close
 from router.journal.repository import Journal
 
 CLOSES = cast(Table, Close.__table__)
 
-CLOSE_STATES = ("ACCEPTED", "RUNNING", "NEEDS_OPERATOR", "DONE")
-"""Every state a close is journaled in."""
-OUTCOMES = ("FLAT", "HEDGED", "STRANDED")
-"""Every outcome a finished close states."""
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 100
 
@@ -71,8 +68,8 @@ class Cursor:
 class CloseFilter:
     """Which closes to list (``None``: any)."""
 
-    state: str | None = None
-    outcome: str | None = None
+    state: CloseState | None = None
+    outcome: CloseOutcome | None = None
     since: datetime | None = None
     """Only closes created at or after this instant (timezone-aware)."""
 
@@ -85,8 +82,8 @@ class CloseSummary:
     idempotency_key: str
     symbol: str
     side: str
-    state: str
-    outcome: str | None
+    state: CloseState
+    outcome: CloseOutcome | None
     requested_qty: Decimal
     hedged_qty: Decimal
     residual_qty: Decimal | None
@@ -122,8 +119,8 @@ def _summary(row: Any) -> CloseSummary:
         idempotency_key=row.idempotency_key,
         symbol=row.symbol,
         side=row.side,
-        state=row.state,
-        outcome=row.outcome,
+        state=CloseState(row.state),
+        outcome=None if row.outcome is None else CloseOutcome(row.outcome),
         requested_qty=row.requested_qty,
         hedged_qty=row.hedged_qty,
         residual_qty=row.residual_qty,
@@ -145,9 +142,9 @@ async def list_closes(
     where = where or CloseFilter()
     query = select(*_COLUMNS)
     if where.state is not None:
-        query = query.where(CLOSES.c.state == where.state)
+        query = query.where(CLOSES.c.state == CloseState(where.state).value)
     if where.outcome is not None:
-        query = query.where(CLOSES.c.outcome == where.outcome)
+        query = query.where(CLOSES.c.outcome == CloseOutcome(where.outcome).value)
     if where.since is not None:
         query = query.where(CLOSES.c.created_at >= where.since)
     if after is not None:

@@ -8,8 +8,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from router.core.lifecycle import CloseOutcome, CloseState
 from router.core.orders import OrderState
 from router.core.position import VenueHolding
+from router.core.purpose import Purpose
 
 BOOK_LEVELS_KEPT = 20
 DEFAULT_LEASE = timedelta(seconds=30)
@@ -39,8 +41,8 @@ class CloseView:
     side: str
     requested_qty: Decimal
     request: dict[str, Any]
-    state: str
-    outcome: str | None
+    state: CloseState
+    outcome: CloseOutcome | None
     outcome_reason: str | None
     reference_price: Decimal | None
     filled_qty: Decimal
@@ -62,8 +64,8 @@ def close_view(row: Any) -> CloseView:
         side=row.side,
         requested_qty=row.requested_qty,
         request=json.loads(row.request_json),
-        state=row.state,
-        outcome=row.outcome,
+        state=CloseState(row.state),
+        outcome=None if row.outcome is None else CloseOutcome(row.outcome),
         outcome_reason=row.outcome_reason,
         reference_price=row.reference_price,
         filled_qty=row.filled_qty,
@@ -92,7 +94,7 @@ class AttemptIntent:
     quantity: Decimal
     limit_price: Decimal | None
     style: str = "ioc_limit"
-    purpose: str = "close"
+    purpose: Purpose = Purpose.CLOSE
     reduce_only: bool = False
     hedge_id: int | None = None
 
@@ -103,7 +105,7 @@ class AttemptView:
     client_order_id: str
     close_id: str
     hedge_id: int | None
-    purpose: str
+    purpose: Purpose
     wave: int
     tier: int
     venue: str
@@ -132,7 +134,7 @@ def attempt_view(row: Any) -> AttemptView:
         client_order_id=row.client_order_id,
         close_id=row.close_id,
         hedge_id=row.hedge_id,
-        purpose=row.purpose,
+        purpose=Purpose(row.purpose),
         wave=row.wave,
         tier=row.tier,
         venue=row.venue,

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Select, Table, bindparam, insert, or_, select, update
@@ -21,8 +21,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from router.core.lifecycle import CloseOutcome, CloseState, HedgeState
 from router.core.orders import IllegalTransition, OrderState, transition
 from router.core.position import VenueHolding
+from router.core.purpose import Purpose
 from router.journal.db import make_engine
 from router.journal.models import (
     Attempt,
@@ -47,6 +49,7 @@ from router.journal.records import (
     fill_record,
 )
 from router.journal.scrub import scrub
+from router.journal.types import QUANTUM, WIDE
 from router.journal.writer import GroupCommitWriter
 
 CLOSES = cast(Table, Close.__table__)
@@ -57,7 +60,6 @@ HOLDINGS = cast(Table, Holding.__table__)
 T = TypeVar("T")
 
 ZERO = Decimal(0)
-OPEN_CLOSE_STATES = ("ACCEPTED", "RUNNING", "NEEDS_OPERATOR")
 IN_FLIGHT = (
     OrderState.PENDING_SEND,
     OrderState.SENT,
@@ -162,7 +164,7 @@ class Journal:
                         side=new.side,
                         requested_qty=new.quantity,
                         request_json=json.dumps(scrub(new.request), sort_keys=True, default=str),
-                        state="ACCEPTED",
+                        state=CloseState.ACCEPTED.value,
                         reference_price=new.reference_price,
                         filled_qty=ZERO,
                         hedged_qty=ZERO,
@@ -222,7 +224,7 @@ class Journal:
         self,
         close_id: str,
         *,
-        state: str | None = None,
+        state: CloseState | None = None,
         reference_price: Decimal | None = None,
         filled_qty: Decimal | None = None,
         hedged_qty: Decimal | None = None,
@@ -233,7 +235,7 @@ class Journal:
         values: dict[str, Any] = {"updated_at": now}
         for key, value in (
             ("requested_qty", requested_qty),
-            ("state", state),
+            ("state", None if state is None else CloseState(state).value),
             ("reference_price", reference_price),
             ("filled_qty", filled_qty),
             ("hedged_qty", hedged_qty),
@@ -246,7 +248,7 @@ class Journal:
     async def finish_close(
         self,
         close_id: str,
-        outcome: str,
+        outcome: CloseOutcome,
         *,
         filled_qty: Decimal,
         hedged_qty: Decimal,
@@ -254,15 +256,14 @@ class Journal:
         reason: str,
     ) -> None:
         """State the close's outcome (FLAT, HEDGED or STRANDED) and release its lease."""
-        if outcome not in ("FLAT", "HEDGED", "STRANDED"):
-            raise ValueError(f"a close ends FLAT, HEDGED or STRANDED, not {outcome!r}")
+        outcome = _outcome(outcome)
         now = self.clock()
         await self._update(
             Close,
             Close.id == close_id,
             {
-                "state": "DONE",
-                "outcome": outcome,
+                "state": CloseState.DONE.value,
+                "outcome": outcome.value,
                 "outcome_reason": reason,
                 "filled_qty": filled_qty,
                 "hedged_qty": hedged_qty,
@@ -277,7 +278,7 @@ class Journal:
     async def restate_outcome(
         self,
         close_id: str,
-        outcome: str,
+        outcome: CloseOutcome,
         *,
         filled_qty: Decimal,
         hedged_qty: Decimal,
@@ -285,13 +286,12 @@ class Journal:
         reason: str,
     ) -> None:
         """Correct a finished close's outcome once orders it left in doubt are known."""
-        if outcome not in ("FLAT", "HEDGED", "STRANDED"):
-            raise ValueError(f"a close ends FLAT, HEDGED or STRANDED, not {outcome!r}")
+        outcome = _outcome(outcome)
         await self._update(
             Close,
             Close.id == close_id,
             {
-                "outcome": outcome,
+                "outcome": outcome.value,
                 "outcome_reason": reason,
                 "filled_qty": filled_qty,
                 "hedged_qty": hedged_qty,
@@ -402,7 +402,7 @@ class Journal:
             "client_order_id": intent.client_order_id,
             "close_id": intent.close_id,
             "hedge_id": intent.hedge_id,
-            "purpose": intent.purpose,
+            "purpose": Purpose(intent.purpose).value,
             "wave": intent.wave,
             "tier": intent.tier,
             "venue": intent.venue,
@@ -662,7 +662,7 @@ class Journal:
             side=side,
             quantity=ZERO,
             unwound_qty=ZERO,
-            state="OPENING",
+            state=HedgeState.OPENING.value,
             opened_at=self.clock(),
         )
         return hedge_id
@@ -674,25 +674,40 @@ class Journal:
         quantity: Decimal | None = None,
         unwound_qty: Decimal | None = None,
         average_price: Decimal | None = None,
-        state: str | None = None,
+        state: HedgeState | None = None,
     ) -> None:
         values: dict[str, Any] = {}
         for key, value in (
             ("quantity", quantity),
             ("unwound_qty", unwound_qty),
             ("average_price", average_price),
-            ("state", state),
+            ("state", None if state is None else HedgeState(state).value),
         ):
             if value is not None:
                 values[key] = value
-        if state == "CLOSED":
+        if state == HedgeState.CLOSED:
             values["closed_at"] = self.clock()
         await self._update(Hedge, Hedge.id == hedge_id, values)
+
+    async def hedge_price(self, hedge_id: int) -> Decimal | None:
+        """The volume-weighted price of a hedge's leg fills (``None`` before any)."""
+        legs = select(ATTEMPTS.c.client_order_id).where(
+            ATTEMPTS.c.hedge_id == hedge_id, ATTEMPTS.c.purpose == Purpose.HEDGE.value
+        )
+        rows = await self._rows(
+            select(FILLS.c.quantity, FILLS.c.price).where(FILLS.c.client_order_id.in_(legs))
+        )
+        with localcontext(WIDE):
+            quantity = sum((row.quantity for row in rows), ZERO)
+            if quantity == 0:
+                return None
+            gross = sum((row.quantity * row.price for row in rows), ZERO)
+            return (gross / quantity).quantize(QUANTUM)
 
     async def hedges(self, *, open_only: bool = False) -> list[dict[str, Any]]:
         query = select(HEDGES).order_by(HEDGES.c.id)
         if open_only:
-            query = query.where(HEDGES.c.state != "CLOSED")
+            query = query.where(HEDGES.c.state != HedgeState.CLOSED.value)
         return [dict(row._mapping) for row in await self._rows(query)]
 
 
@@ -706,6 +721,13 @@ _OUTCOME_COLUMNS = (
     "acked_at",
     "final_at",
 )
+
+
+def _outcome(value: str) -> CloseOutcome:
+    try:
+        return CloseOutcome(value)
+    except ValueError:
+        raise ValueError(f"a close ends FLAT, HEDGED or STRANDED, not {value!r}") from None
 
 
 def _apply_outcome(row: dict[str, Any], outcome: OutcomeUpdate, now: datetime) -> None:
@@ -741,7 +763,8 @@ def _intent_view(attempt_id: int, values: dict[str, Any]) -> AttemptView:
         sent_at=None,
         acked_at=None,
         final_at=None,
-        **{k: v for k, v in values.items() if k != "state"},
+        **{k: v for k, v in values.items() if k not in ("state", "purpose")},
+        purpose=Purpose(values["purpose"]),
         state=OrderState.PENDING_SEND,
     )
 

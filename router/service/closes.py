@@ -8,6 +8,7 @@ from collections.abc import Callable
 from aiohttp import web
 from pydantic import ValidationError
 
+from router.core.lifecycle import CloseState
 from router.engine.errors import CloseRefused
 from router.engine.ports import lists
 from router.engine.request import CloseRequest
@@ -92,7 +93,7 @@ async def post_close(request: web.Request) -> web.Response:
         current_state = "PENDING"
     else:
         current = await state.journal.get_close(close_id)
-        current_state = current.state if current else "RUNNING"
+        current_state = current.state if current else CloseState.RUNNING
     if created:
         log.info(
             "close %s accepted: key %s, %s %s %s",

@@ -25,7 +25,7 @@ from router.core.liquidity import (
 from router.engine.ports import lists
 from router.service.schemas import ApiError, field_error, respond
 from router.service.state import ServiceState, state_of
-from router.venues.errors import health_failure, safe_message
+from router.venues.errors import failure_kind, safe_message
 from router.venues.health import CircuitState
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ async def read_liquidity(state: ServiceState, symbol: str, query: dict[str, str]
             log.warning("liquidity read of %s on %s failed: %r", spot, name, got)
             state.metrics.venue_errors.labels(venue=name, kind=type(got).__name__).inc()
             if isinstance(got, Exception):  # counted against the venue, as the engine's reads
-                kind = health_failure(got) or "error"
+                kind = failure_kind(got)
                 state.health[name].record_failure(kind, safe_message(got)[:200])
             errors[name] = "read failed"
             continue

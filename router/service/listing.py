@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from aiohttp import web
 
+from router.core.lifecycle import CloseOutcome, CloseState
 from router.journal.listing import (
-    CLOSE_STATES,
     DEFAULT_LIMIT,
     MAX_LIMIT,
-    OUTCOMES,
     BadCursor,
     CloseFilter,
     CloseSummary,
@@ -28,6 +28,8 @@ from router.journal.listing import (
 )
 from router.service.schemas import field_error, respond
 from router.service.state import state_of
+
+E = TypeVar("E", bound=StrEnum)
 
 PARAMETERS = ("state", "outcome", "since", "limit", "after")
 
@@ -66,11 +68,14 @@ def _one(request: web.Request, name: str) -> str | None:
     return values[0] if values else None
 
 
-def _choice(request: web.Request, name: str, allowed: tuple[str, ...]) -> str | None:
+def _choice(request: web.Request, name: str, allowed: type[E]) -> E | None:
     value = _one(request, name)
-    if value is not None and value not in allowed:
-        raise field_error(name, f"must be one of {', '.join(allowed)}")
-    return value
+    if value is None:
+        return None
+    try:
+        return allowed(value)
+    except ValueError:
+        raise field_error(name, f"must be one of {', '.join(allowed)}") from None
 
 
 def _limit(request: web.Request) -> int:
@@ -122,8 +127,8 @@ async def closes(request: web.Request) -> web.Response:
     if set(request.query) - set(PARAMETERS):
         raise field_error("query", f"unknown parameter; the parameters are {', '.join(PARAMETERS)}")
     where = CloseFilter(
-        state=_choice(request, "state", CLOSE_STATES),
-        outcome=_choice(request, "outcome", OUTCOMES),
+        state=_choice(request, "state", CloseState),
+        outcome=_choice(request, "outcome", CloseOutcome),
         since=_since(request),
     )
     page = await list_closes(

@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 from aiohttp import web
 from pydantic import ValidationError
 
+from router.core.purpose import OWN_PURPOSES
 from router.journal.holdings import covers_of
 from router.journal.records import AttemptView, CloseView, FillRecord
 
@@ -197,8 +198,7 @@ def close_json(
     close_fills = [
         f
         for f in fills
-        if f.client_order_id
-        in {a.client_order_id for a in attempts if a.purpose in ("close", "net")}
+        if f.client_order_id in {a.client_order_id for a in attempts if a.purpose in OWN_PURPOSES}
     ]
     filled = sum((f.quantity for f in close_fills), Decimal(0))
     return {

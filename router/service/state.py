@@ -22,7 +22,7 @@ from router.core.liquidity import Baseline
 from router.engine.engine import Engine
 from router.engine.errors import CloseRefused
 from router.engine.guard import Guard
-from router.engine.lease import HandedOver
+from router.engine.lease import HandedOver, LeaseLost
 from router.engine.outcome import CloseResult
 from router.engine.request import CloseRequest
 from router.journal.records import CloseView
@@ -89,12 +89,21 @@ class ServiceState:
 
     def _forget(self, task: asyncio.Task[CloseResult]) -> None:
         self.launched.pop(task, None)
+        if not task.cancelled():
+            # How the close ended is logged by _run (a close taken over by another router
+            # as a warning): asyncio must not report it again as never retrieved.
+            task.exception()
 
     async def _run(self, request: CloseRequest) -> CloseResult:
         started = time.monotonic()  # time to flat is wall-clock, not the engine's clock
         try:
             result = await self.engine.close(request)
         except (asyncio.CancelledError, CloseRefused, HandedOver):
+            raise
+        except LeaseLost as exc:
+            # Another router holds the close now (this one's lease had expired): the
+            # close goes on there, nothing failed here.
+            log.warning("close %s stopped here: %s", request.idempotency_key, exc)
             raise
         except Exception:
             log.exception("close %s failed", request.idempotency_key)

@@ -12,7 +12,7 @@ from types import TracebackType
 from aiohttp import web
 
 from router.sim.clock import Clock, ManualClock, ScaledClock, wall_ms
-from router.sim.connect import VenueEndpoint
+from router.sim.endpoint import VenueEndpoint
 from router.sim.http import build_app
 from router.sim.scenario import Scenario
 from router.sim.stream import DepthHub

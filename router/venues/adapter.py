@@ -25,7 +25,6 @@ import aiohttp
 import ccxt.async_support as ccxt
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from router.journal.recovery import LookupFailed, VenueOrder, VenueTrade
 from router.venues import answers, convert
 from router.venues.errors import (
     BadVenueData,
@@ -34,6 +33,7 @@ from router.venues.errors import (
     RateLimited,
     VenueError,
     classify,
+    failure_kind,
     health_failure,
     is_transient,
     read_error,
@@ -42,6 +42,7 @@ from router.venues.errors import (
 from router.venues.health import AnswerLog
 from router.venues.model import BookView, MarketInfo, MarketKind, Outcome, PlaceResult
 from router.venues.redact import redact_logs
+from router.venues.reports import LookupFailed, VenueOrder, VenueTrade
 from router.venues.stream import BookStream
 
 log = logging.getLogger(__name__)
@@ -371,6 +372,7 @@ class VenueAdapter:
                     outcome=Outcome.UNKNOWN,
                     error_class="FillsUnread",
                     error_message=f"{self.name}: executed, trades not read yet: {exc}"[:500],
+                    failure=failure_kind(exc.__cause__ or exc),
                 )
             result = replace(result, fills=tuple(fills))
         return result

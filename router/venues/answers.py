@@ -13,10 +13,10 @@ from decimal import Decimal
 from typing import Any
 
 from router.core.orders import OrderState
-from router.journal.recovery import VenueOrder, VenueTrade
 from router.venues.convert import decimal, optional_decimal, utc_from_ms
-from router.venues.errors import BadVenueData, classify
+from router.venues.errors import BadVenueData, classify, health_failure
 from router.venues.model import Outcome, PlaceResult
+from router.venues.reports import VenueOrder, VenueTrade
 
 ZERO = Decimal(0)
 
@@ -115,14 +115,19 @@ def venue_trade(
 
 
 def failed(exc: BaseException, client_order_id: str, message: str) -> PlaceResult:
-    """The result of a placement that raised ``exc``."""
+    """The result of a placement that raised ``exc``. An order left in doubt always
+    counts against the venue's health, as an ``error`` when ``exc`` says nothing more."""
     outcome = classify(exc)
+    failure = health_failure(exc)
+    if outcome is Outcome.UNKNOWN and failure is None:
+        failure = "error"
     return PlaceResult(
         outcome,
         client_order_id,
         state=OrderState.REJECTED if outcome is Outcome.NOT_PLACED else OrderState.UNKNOWN,
         error_class=type(exc).__name__,
         error_message=message,
+        failure=failure,
     )
 
 
@@ -158,6 +163,7 @@ def placed(order: Mapping[str, Any], client_order_id: str, side: str, now: datet
                 f"status={order.get('status')!r}, filled={order.get('filled')!r}, "
                 f"clientOrderId={answered!r})"
             ),
+            failure=BadVenueData.kind,
         )
     try:
         filled = optional_decimal(order.get("filled"), "filled") or ZERO
@@ -174,6 +180,7 @@ def placed(order: Mapping[str, Any], client_order_id: str, side: str, now: datet
             exchange_order_id=exchange_order_id,
             error_class=BadVenueData.__name__,
             error_message=str(exc),
+            failure=exc.kind,
         )
     return PlaceResult(Outcome.ACKED, client_order_id, state, exchange_order_id, filled, fills)
 

@@ -35,9 +35,9 @@ from pydantic import (
     field_validator,
 )
 
-from router.journal.recovery import VenueOrder
 from router.venues.adapter import VenueAdapter
 from router.venues.model import Outcome, PlaceResult
+from router.venues.reports import VenueOrder
 from router.venues.transport import routed_session
 
 ENV_NAME = r"^[A-Z_][A-Z0-9_]{0,127}$"

@@ -4,24 +4,31 @@ ccxt's exceptions are translated here, once: :func:`classify` decides whether an
 order call definitely did not place an order or left its fate unknown,
 :func:`health_failure` tells the circuit breaker what kind of trouble the venue is
 in, and :func:`read_error` turns a failed read into one of the exceptions below.
+
+Each exception below carries its :data:`FailureKind` as ``kind``, and the adapter's
+answer to an order carries it as ``PlaceResult.failure``: whoever reports a failure to
+a circuit breaker reads the kind from there, never from an error's name or message.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Literal
 
 import aiohttp
 import ccxt.async_support as ccxt
 
-from router.venues.model import Outcome
-
-FailureKind = Literal["outage", "rate_limit", "timeout", "error"]
+from router.venues.model import FailureKind, Outcome
 
 
 class VenueError(Exception):
     """A venue could not do what was asked. Read the subclass for what to do about it."""
+
+    kind: FailureKind | None = "error"
+    """What this failure says about the venue's health; ``None`` when it says nothing
+    (a refusal of one request is about the request, not the venue). Each class states
+    its own; :func:`read_error` sets it where the type alone would say less than ccxt's
+    exception did (a read that timed out is a ``VenueUnavailable`` of kind ``timeout``)."""
 
 
 class VenueUnavailable(VenueError):
@@ -32,6 +39,8 @@ class VenueUnavailable(VenueError):
     outage with an open position is a reason to check the venue's status page.
     """
 
+    kind: FailureKind | None = "outage"
+
 
 class RateLimited(VenueUnavailable):
     """The venue throttles us (HTTP 429) or banned our IP for a while (HTTP 418).
@@ -39,6 +48,8 @@ class RateLimited(VenueUnavailable):
     Operator: back off. A storm of these opens the circuit; if it keeps happening,
     lower the polling rate or move reads to the websocket streams.
     """
+
+    kind: FailureKind | None = "rate_limit"
 
     retry_after_s: float | None = None
     """The venue's ``Retry-After`` in seconds, when its answer said."""
@@ -51,6 +62,8 @@ class OrderRejected(VenueError):
     (insufficient balance, lot size, price band) point at a configuration or
     accounting mismatch worth a look.
     """
+
+    kind: FailureKind | None = None
 
 
 class OutcomeUnknown(VenueError):
@@ -157,19 +170,29 @@ def health_failure(exc: BaseException) -> FailureKind | None:
     """What ``exc`` says about the venue's health, for the circuit breaker.
 
     ``None`` when it says nothing: a definite rejection of one request (funds, filters,
-    an unknown order) is about the request, not the venue.
+    an unknown order) is about the request, not the venue. The adapter's own exceptions
+    say it themselves (``kind``); ccxt's are judged by their type.
     """
-    if isinstance(exc, RateLimited | ccxt.DDoSProtection | ccxt.RateLimitExceeded):
+    if isinstance(exc, VenueError):
+        return exc.kind
+    if isinstance(exc, ccxt.DDoSProtection | ccxt.RateLimitExceeded):
         return "rate_limit"
     if isinstance(exc, ccxt.RequestTimeout | TimeoutError):
         return "timeout"
-    if isinstance(exc, VenueUnavailable | ccxt.ExchangeNotAvailable):
+    if isinstance(exc, ccxt.ExchangeNotAvailable):
         return "outage"
     if isinstance(exc, ccxt.AuthenticationError):
         return "error"
-    if isinstance(exc, (OrderRejected, *_NOT_PLACED)):
+    if isinstance(exc, _NOT_PLACED):
         return None
     return "error"
+
+
+def failure_kind(exc: BaseException) -> FailureKind:
+    """The kind to report for a request that failed with ``exc``: its
+    :func:`health_failure`, or ``error`` when that says nothing (the failure still
+    counts against the venue)."""
+    return health_failure(exc) or "error"
 
 
 def read_error(exc: BaseException, venue: str, action: str) -> VenueError:
@@ -183,9 +206,14 @@ def read_error(exc: BaseException, venue: str, action: str) -> VenueError:
     if kind in ("outage", "timeout") or isinstance(
         exc, ccxt.NetworkError | aiohttp.ClientError | OSError
     ):
-        return VenueUnavailable(message)
+        unavailable = VenueUnavailable(message)
+        if kind == "timeout":
+            unavailable.kind = kind
+        return unavailable
     if isinstance(exc, VenueError):
-        return type(exc)(message)
+        error = type(exc)(message)
+        error.kind = exc.kind
+        return error
     if isinstance(exc, ccxt.BaseError):
         return VenueError(message)
     return BadVenueData(f"{message} (the answer broke ccxt's parser)")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from router.venues.errors import FailureKind
+from router.venues.model import FailureKind
 
 Seconds = Decimal | float
 _MAX_LEVEL = 16

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from router.venues.adapter import retry_after_of
-from router.venues.errors import VenueError, health_failure, safe_message
+from router.venues.errors import VenueError, failure_kind, safe_message
 from router.venues.health import CircuitBreaker
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ BACKOFF = Backoff()
 
 def report_failure(breaker: CircuitBreaker, adapter: Loadable, exc: BaseException) -> None:
     """Tell the venue's circuit breaker that loading its markets failed, and how."""
-    kind = health_failure(exc) or "error"
+    kind = failure_kind(exc)
     detail = adapter.load_error or safe_message(exc)
     breaker.record_failure(kind, detail, retry_after_s=retry_after_of(exc))
 

@@ -10,9 +10,15 @@ from typing import Literal
 
 from router.core.book import Book
 from router.core.orders import OrderState
-from router.journal.recovery import VenueTrade
+from router.venues.reports import VenueTrade
 
 MarketKind = Literal["spot", "linear"]
+
+FailureKind = Literal["outage", "rate_limit", "timeout", "error"]
+"""What a failed request says about a venue's health, for its circuit breaker: an
+outage opens the circuit at once, rate limits open it in a storm, timeouts and errors
+after several in a row. Decided in :mod:`router.venues.errors`, where ccxt's exceptions
+are translated."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +74,6 @@ class PlaceResult:
     fills: tuple[VenueTrade, ...] = field(default_factory=tuple)
     error_class: str | None = None
     error_message: str | None = None
+    failure: FailureKind | None = None
+    """What the answer says about the venue's health, for its circuit breaker: set on
+    every UNKNOWN answer; ``None`` on an acknowledgement or a refusal of this one order."""

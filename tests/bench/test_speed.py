@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from router.bench.cli import bench_app
 from router.bench.speed_world import calm_world, scenario_toml
+from router.harness.connect import connect_binance
 from router.sim.clock import ManualClock, wall_ms
-from router.sim.connect import connect_binance
 from router.sim.errors import ApiError
 from router.sim.orders import Order
 from router.sim.scenario import Scenario, ScenarioError, parse_scenario

@@ -25,9 +25,9 @@ from router.core.policy import Policy
 from router.engine.engine import Engine
 from router.engine.pacing import Pacing
 from router.engine.request import CloseRequest
+from router.harness.connect import binance_client, close_client
 from router.journal.repository import Journal
 from router.sim.clock import ManualClock
-from router.sim.connect import binance_client, close_client
 from router.sim.scenario import Scenario, parse_scenario
 from router.sim.server import SimCluster
 from router.venues.adapter import VenueAdapter

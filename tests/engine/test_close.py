@@ -265,6 +265,24 @@ async def test_cancel_stops_new_waves_and_names_the_residual(world: World) -> No
     assert {a.wave for a in await world.journal.attempts(result.close_id)} == {1}
 
 
+async def test_a_finished_close_forgets_its_cancel(world: World) -> None:
+    """The engine keeps a cancel request only while its close may still run."""
+    pause = world.engine.pacing.sleep
+
+    async def cancel_then_pause(seconds: float) -> None:
+        attempts = await _attempts_so_far(world)
+        if attempts:
+            world.engine.cancel(attempts[0])
+            assert world.engine._cancelled == {attempts[0]}
+        await pause(seconds)
+
+    world.engine.pacing.sleep = cancel_then_pause
+    result = await world.engine.close(world.request(quantity="6", urgency="0.3"))
+    assert result.reason is not None
+    assert "cancelled by the operator" in result.reason
+    assert world.engine._cancelled == set()
+
+
 async def _attempts_so_far(world: World) -> list[str]:
     from sqlalchemy import select
 

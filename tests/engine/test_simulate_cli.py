@@ -63,7 +63,7 @@ def test_black_thursday_replay_ends_with_a_stated_outcome_that_adds_up(tmp_path:
     venue_fills = sum(Decimal(v["filled"]) for v in answer["venues"].values())
     assert venue_fills == Decimal(answer["filled"])
     audit = subprocess.run(
-        [sys.executable, "-m", "router.cli", "audit", answer["close_id"], "--json", "--url", db],
+        [sys.executable, "-m", "router.cli", "audit", answer["close_id"], "--json", "--db", db],
         capture_output=True,
         text=True,
         timeout=60,

@@ -19,9 +19,9 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from router.engine.recovery import recover
 from router.journal.db import make_engine
 from router.journal.records import AttemptIntent, NewClose
-from router.journal.recovery import recover
 from router.journal.repository import Journal
 from tests.journal.file_venue import FileVenue
 

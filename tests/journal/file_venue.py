@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from router.core.orders import OrderState
-from router.journal.recovery import VenueOrder, VenueTrade
+from router.venues.reports import VenueOrder, VenueTrade
 
 
 class FileVenue:

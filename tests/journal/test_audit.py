@@ -56,39 +56,40 @@ from rich.console import Console
 from sqlalchemy import Boolean, Column, Integer, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from router.cli.formats import jsonable, timeline_json, write_csv, write_jsonl
+from router.cli.journal_render import render_stats, render_timeline
 from router.core.orders import OrderState
 from router.core.position import VenueHolding
-from router.journal.audit import (
+from router.journal.db import make_engine
+from router.journal.export import (
     TIME_COLUMNS,
+    UnknownTable,
+    export_columns,
+    export_rows,
+    journal_table,
+)
+from router.journal.migrate import ensure_schema
+from router.journal.records import AttemptIntent, BookLevels, FillRecord, NewClose
+from router.journal.repository import Journal, OutcomeUpdate
+from router.journal.stats import (
+    TierVenueSlippage,
+    fill_ratio_per_wave,
+    liquidity_events,
+    memory_stats,
+    slippage_by_tier_and_venue,
+    time_to_flat,
+)
+from router.journal.timeline import (
     AttemptEntry,
     Entry,
     FillEntry,
     HedgeEntry,
     LiquidityEventEntry,
-    TierVenueSlippage,
     Timeline,
-    UnknownTable,
     VenueEventEntry,
     WaveEntry,
     close_timeline,
-    export_columns,
-    export_rows,
-    fill_ratio_per_wave,
-    journal_table,
-    jsonable,
-    liquidity_events,
-    memory_stats,
-    slippage_by_tier_and_venue,
-    time_to_flat,
-    timeline_json,
-    write_csv,
-    write_jsonl,
 )
-from router.journal.db import make_engine
-from router.journal.migrate import ensure_schema
-from router.journal.records import AttemptIntent, BookLevels, FillRecord, NewClose
-from router.journal.render import render_stats, render_timeline
-from router.journal.repository import Journal, OutcomeUpdate
 from router.journal.types import ExactDecimal, UtcDateTime
 
 D = Decimal
@@ -946,7 +947,7 @@ def _router(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_audit_prints_the_timeline_as_json(journal_file: str, tmp_path: Path) -> None:
-    done = _router("audit", CLOSE_ID, "--json", "--url", journal_file, cwd=tmp_path)
+    done = _router("audit", CLOSE_ID, "--json", "--db", journal_file, cwd=tmp_path)
 
     assert (done.returncode, done.stderr) == (0, "")
     data = json.loads(done.stdout)
@@ -957,7 +958,7 @@ def test_cli_audit_prints_the_timeline_as_json(journal_file: str, tmp_path: Path
 
 
 def test_cli_audit_prints_a_readable_timeline(journal_file: str, tmp_path: Path) -> None:
-    done = _router("audit", CLOSE_ID, "--url", journal_file, cwd=tmp_path)
+    done = _router("audit", CLOSE_ID, "--db", journal_file, cwd=tmp_path)
 
     assert done.returncode == 0, done.stderr
     for expected in (
@@ -971,7 +972,7 @@ def test_cli_audit_prints_a_readable_timeline(journal_file: str, tmp_path: Path)
 
 
 def test_cli_audit_of_an_unknown_close_fails(journal_file: str, tmp_path: Path) -> None:
-    done = _router("audit", "cl_nope", "--url", journal_file, cwd=tmp_path)
+    done = _router("audit", "cl_nope", "--db", journal_file, cwd=tmp_path)
 
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.splitlines() == ["error: no close 'cl_nope' in the journal"]
@@ -981,7 +982,7 @@ def test_cli_exports_a_time_window(journal_file: str, tmp_path: Path) -> None:
     since = ("--since", "2024-08-05T06:00:03.400")
     until = ("--until", "2024-08-05T08:00:07.25+02:00")
     export = ("journal", "export", "--table", "fills", "--format", "jsonl")
-    done = _router(*export, *since, *until, "--url", journal_file, cwd=tmp_path)
+    done = _router(*export, *since, *until, "--db", journal_file, cwd=tmp_path)
 
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in done.stdout.splitlines()]
@@ -995,7 +996,7 @@ def test_cli_exports_a_time_window(journal_file: str, tmp_path: Path) -> None:
 def test_cli_exports_csv_to_a_file(journal_file: str, tmp_path: Path) -> None:
     target = tmp_path / "fills.csv"
     export = ("journal", "export", "--table", "fills", "--format", "csv")
-    done = _router(*export, "--output", str(target), "--url", journal_file, cwd=tmp_path)
+    done = _router(*export, "--output", str(target), "--db", journal_file, cwd=tmp_path)
 
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip() == f"exported 6 fills row(s) to {target}"
@@ -1019,7 +1020,7 @@ def test_cli_exports_csv_to_a_file(journal_file: str, tmp_path: Path) -> None:
 def test_cli_export_rejects_bad_arguments(
     journal_file: str, tmp_path: Path, args: tuple[str, ...], message: str
 ) -> None:
-    done = _router("journal", "export", *args, "--url", journal_file, cwd=tmp_path)
+    done = _router("journal", "export", *args, "--db", journal_file, cwd=tmp_path)
 
     assert (done.returncode, done.stdout) == (2, "")
     assert len(done.stderr.splitlines()) == 1
@@ -1028,7 +1029,7 @@ def test_cli_export_rejects_bad_arguments(
 
 def test_cli_stats(journal_file: str, tmp_path: Path) -> None:
     done = _router(
-        "journal", "stats", "--since", "2024-08-05", "--json", "--url", journal_file, cwd=tmp_path
+        "journal", "stats", "--since", "2024-08-05", "--json", "--db", journal_file, cwd=tmp_path
     )
 
     assert done.returncode == 0, done.stderr
@@ -1036,6 +1037,6 @@ def test_cli_stats(journal_file: str, tmp_path: Path) -> None:
     assert [(r["wave"], r["ratio"]) for r in data["fill_ratio_per_wave"]][1] == (1, "0.5")
     assert [(r["close_id"], r["seconds"]) for r in data["time_to_flat"]] == [(CLOSE_ID, "11")]
     assert [r["kind"] for r in data["liquidity_events"]] == ["crash"]
-    readable = _router("journal", "stats", "--url", journal_file, cwd=tmp_path)
+    readable = _router("journal", "stats", "--db", journal_file, cwd=tmp_path)
     assert readable.returncode == 0, readable.stderr
     assert "slippage by tier and venue" in readable.stdout

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from router.core.orders import OrderState
-from router.journal.recovery import recover
+from router.engine.recovery import recover
 from router.journal.repository import Journal
 from tests.journal.crash_worker import CLIENT_ID
 from tests.journal.file_venue import FileVenue

@@ -329,7 +329,7 @@ def run_cli(
 
 
 def test_cli_upgrade_current_downgrade(db_url: str, tmp_path: Path) -> None:
-    upgraded = run_cli("-m", "router.cli", "db", "upgrade", "--url", db_url, cwd=tmp_path)
+    upgraded = run_cli("-m", "router.cli", "db", "upgrade", "--db", db_url, cwd=tmp_path)
     assert upgraded.returncode == 0, upgraded.stderr
     assert upgraded.stdout.splitlines() == [f"upgraded {db_url} to 0002 (head)"]
 
@@ -340,12 +340,12 @@ def test_cli_upgrade_current_downgrade(db_url: str, tmp_path: Path) -> None:
     assert reported.stdout.splitlines() == [f"{db_url} is at 0002 (head)"]
 
     downgraded = run_cli(
-        "-m", "router.cli", "db", "downgrade", "base", "--url", db_url, cwd=tmp_path
+        "-m", "router.cli", "db", "downgrade", "base", "--db", db_url, cwd=tmp_path
     )
     assert downgraded.returncode == 0, downgraded.stderr
     assert downgraded.stdout.splitlines() == [f"downgraded {db_url} to base (no journal tables)"]
 
-    reported = run_cli("-m", "router.cli", "db", "current", "--url", db_url, cwd=tmp_path)
+    reported = run_cli("-m", "router.cli", "db", "current", "--db", db_url, cwd=tmp_path)
     assert reported.stdout.splitlines() == [f"{db_url} is at base (no journal tables)"]
 
 
@@ -353,15 +353,15 @@ def test_cli_upgrade_current_downgrade(db_url: str, tmp_path: Path) -> None:
     ("args", "expected"),
     [
         (
-            ["db", "current", "--url", "postgresql+asyncpg://postgres@127.0.0.1:1/nope"],
+            ["db", "current", "--db", "postgresql+asyncpg://postgres@127.0.0.1:1/nope"],
             "error: postgresql+asyncpg://postgres@127.0.0.1:1/nope: ",
         ),
         (
-            ["db", "upgrade", "--url", "postgresql+asyncpg://postgres:s3cret@127.0.0.1:1/nope"],
+            ["db", "upgrade", "--db", "postgresql+asyncpg://postgres:s3cret@127.0.0.1:1/nope"],
             "error: postgresql+asyncpg://postgres:***@127.0.0.1:1/nope: ",
         ),
-        (["db", "upgrade", "--url", "not a url"], "error: invalid journal URL: "),
-        (["db", "current", "--url", "nosuchdb://x/y"], "error: nosuchdb://x/y: "),
+        (["db", "upgrade", "--db", "not a url"], "error: invalid journal URL: "),
+        (["db", "current", "--db", "nosuchdb://x/y"], "error: nosuchdb://x/y: "),
     ],
     ids=["unreachable", "password-redacted", "unparsable", "unknown-dialect"],
 )
@@ -378,7 +378,7 @@ def test_cli_errors_are_one_line_and_exit_2(args: list[str], expected: str, tmp_
 
 def test_cli_unknown_revision_exits_2(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/journal.db"
-    result = run_cli("-m", "router.cli", "db", "downgrade", "nonsense", "--url", url, cwd=tmp_path)
+    result = run_cli("-m", "router.cli", "db", "downgrade", "nonsense", "--db", url, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         f"error: {url}: Can't locate revision identified by 'nonsense'"

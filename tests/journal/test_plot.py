@@ -16,10 +16,10 @@ import pytest
 from matplotlib.axes import Axes
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from router.journal.audit import close_timeline
+from router.cli.plot import UnknownClose, close_figure, plot_close
 from router.journal.db import make_engine
 from router.journal.migrate import ensure_schema
-from router.journal.plot import UnknownClose, close_figure, plot_close
+from router.journal.timeline import close_timeline
 from tests.journal.test_audit import CLOSE_ID, _router, build_close
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -117,7 +117,7 @@ def journal_file(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def test_cli_audit_draws_the_picture(journal_file: str, tmp_path: Path) -> None:
     done = _router(
-        "audit", CLOSE_ID, "--json", "--plot", "out/close.png", "--url", journal_file, cwd=tmp_path
+        "audit", CLOSE_ID, "--json", "--plot", "out/close.png", "--db", journal_file, cwd=tmp_path
     )
 
     assert done.returncode == 0, done.stderr
@@ -127,7 +127,7 @@ def test_cli_audit_draws_the_picture(journal_file: str, tmp_path: Path) -> None:
 
 
 def test_cli_audit_plot_of_an_unknown_close_fails(journal_file: str, tmp_path: Path) -> None:
-    done = _router("audit", "cl_nope", "--plot", "x.png", "--url", journal_file, cwd=tmp_path)
+    done = _router("audit", "cl_nope", "--plot", "x.png", "--db", journal_file, cwd=tmp_path)
 
     assert done.returncode == 2
     assert "no close 'cl_nope'" in done.stderr

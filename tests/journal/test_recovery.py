@@ -11,15 +11,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from router.core.orders import OrderState
+from router.engine.recovery import recover, settle_finished
 from router.journal.records import AttemptIntent, NewClose
-from router.journal.recovery import (
-    LookupFailed,
-    VenueOrder,
-    VenueTrade,
-    recover,
-    settle_finished,
-)
 from router.journal.repository import Journal, OutcomeUpdate
+from router.venues.reports import LookupFailed, VenueOrder, VenueTrade
 
 D = Decimal
 S = OrderState

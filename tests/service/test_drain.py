@@ -16,9 +16,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from router.harness.connect import binance_client, close_client
 from router.journal.records import CloseView
 from router.journal.repository import Journal
-from router.sim.connect import VenueEndpoint, binance_client, close_client
+from router.sim.endpoint import VenueEndpoint
 from tests.service.conftest import TOKENS, TRADE, Api, close_body
 from tests.service.processes import (
     ROUTER,

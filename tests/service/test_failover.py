@@ -19,7 +19,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from router.sim.connect import VenueEndpoint, binance_client, close_client
+from router.harness.connect import binance_client, close_client
+from router.sim.endpoint import VenueEndpoint
 from tests.journal.conftest import (
     PG_ADMIN_DATABASE,
     PG_HOST,

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from router.harness.connect import connect_binance
 from router.sim.clock import ManualClock
-from router.sim.connect import connect_binance
 from router.sim.scenario import Scenario, parse_scenario
 from router.sim.server import SimCluster
 

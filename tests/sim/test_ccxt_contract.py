@@ -148,7 +148,7 @@ async def test_spot_insufficient_balance_and_filters_are_definitely_not_placed(
 
 
 async def test_venues_are_independent(cluster: SimCluster) -> None:
-    from router.sim.connect import connect_binance
+    from router.harness.connect import connect_binance
 
     async with connect_binance(cluster.endpoint("bravo")) as bravo:
         markets = await bravo.load_markets()

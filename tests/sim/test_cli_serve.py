@@ -12,7 +12,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from router.sim.connect import VenueEndpoint, connect_binance
+from router.harness.connect import connect_binance
+from router.sim.endpoint import VenueEndpoint
 from router.sim.scenario import load_scenario
 
 

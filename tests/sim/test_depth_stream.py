@@ -10,8 +10,8 @@ from typing import Any
 
 import aiohttp
 
+from router.harness.connect import connect_binance, make_session
 from router.sim.clock import ManualClock
-from router.sim.connect import connect_binance, make_session
 from router.sim.server import SimCluster
 
 SPOT = "BTC/USDT"

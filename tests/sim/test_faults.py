@@ -8,7 +8,7 @@ from typing import Any
 import ccxt.async_support as ccxt
 import pytest
 
-from router.sim.connect import connect_binance
+from router.harness.connect import connect_binance
 from router.sim.scenario import FaultSpec, Scenario
 from router.sim.server import SimCluster
 from tests.sim.conftest import small_world

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from router.harness.connect import connect_binance
 from router.sim.clock import ManualClock
-from router.sim.connect import connect_binance
 from router.sim.paths import repo_root
 from router.sim.scenario import MarketFilters, Scenario, ScenarioError, load_scenario
 from router.sim.server import SimCluster

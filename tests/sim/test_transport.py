@@ -16,15 +16,15 @@ import pytest
 from aiohttp import web
 from cryptography import x509
 
-from router.sim import tls
-from router.sim.connect import (
+from router.harness.connect import (
     LoopbackResolver,
-    VenueEndpoint,
     binance_client,
     close_client,
     connect_binance,
     make_session,
 )
+from router.sim import tls
+from router.sim.endpoint import VenueEndpoint
 from router.sim.tls import SIM_HOSTS, TlsMaterial, ensure_tls_material, server_ssl_context
 from router.venues.transport import client_ssl_context
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from router.harness.connect import binance_client, close_client
 from router.sim.clock import ManualClock
-from router.sim.connect import binance_client, close_client
 from router.sim.scenario import FaultSpec, Scenario
 from router.sim.server import SimCluster
 from router.sim.venue import SimVenue

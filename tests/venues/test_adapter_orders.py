@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 
 from router.core.orders import OrderState
-from router.journal.recovery import LookupFailed, VenueLookup
+from router.engine.reconcile import VenueLookup
 from router.sim.orders import Order, fmt8
 from router.sim.venue import SimVenue
 from router.venues.adapter import VenueAdapter
 from router.venues.model import Outcome, PlaceResult
+from router.venues.reports import LookupFailed
 from tests.venues.conftest import PERP, SPOT, fault
 
 SPOT_ORDER = "POST /api/v3/order"

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from router.core.book import Level
+from router.harness.connect import binance_client, close_client
 from router.sim.clock import ManualClock
-from router.sim.connect import binance_client, close_client
 from router.sim.server import SimCluster
 from router.sim.venue import SimVenue
 from router.venues.adapter import VenueAdapter

@@ -10,8 +10,8 @@ from typing import Any
 import ccxt.async_support as ccxt
 import pytest
 
+from router.harness.connect import binance_client, close_client
 from router.sim.clock import ManualClock
-from router.sim.connect import binance_client, close_client
 from router.sim.server import SimCluster
 from router.sim.venue import SimVenue
 from router.venues.adapter import VenueAdapter

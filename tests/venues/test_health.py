@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from router.venues.errors import FailureKind
 from router.venues.health import BreakerPolicy, CircuitBreaker, CircuitChange, CircuitState
+from router.venues.model import FailureKind
 
 CLOSED, OPEN, HALF_OPEN = CircuitState.CLOSED, CircuitState.OPEN, CircuitState.HALF_OPEN
 

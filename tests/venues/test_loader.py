@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from router.engine.simulate import open_world
+from router.harness.connect import binance_client, close_client
 from router.sim.clock import ManualClock
-from router.sim.connect import binance_client, close_client
 from router.sim.scenario import FaultSpec, Scenario
 from router.sim.server import SimCluster
 from router.venues.adapter import VenueAdapter, retry_after_of, retry_after_seconds

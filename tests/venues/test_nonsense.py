@@ -19,13 +19,13 @@ from sqlalchemy import select
 
 from router.core.orders import OrderState
 from router.journal.models import VenueEvent
-from router.journal.recovery import LookupFailed
 from router.sim.faults import nonsense
 from router.sim.scenario import NonsenseVariant
 from router.sim.venue import SimVenue
 from router.venues.adapter import VenueAdapter
 from router.venues.errors import BadVenueData, VenueError
 from router.venues.model import Outcome
+from router.venues.reports import LookupFailed
 from tests.engine.conftest import build_world, check_invariants, three_venues
 from tests.venues.conftest import PERP, SPOT, fault
 
@@ -169,7 +169,7 @@ async def test_close_survives_nonsense(
     tmp_path: Path, variant: NonsenseVariant, endpoint: str, reads: bool
 ) -> None:
     # A bad book is a failed read; a bad order answer is a health failure of the venue
-    # (its kind comes from router.engine.waves.failure_kind).
+    # (its kind comes with the adapter's answer).
     expected = {"read_failed"} if reads else {"error", "outage", "rate_limit", "timeout"}
     stack: list[Callable[[], Any]] = []
     try:

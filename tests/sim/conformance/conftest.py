@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from router.sim.connect import make_session
+from router.harness.connect import make_session
 from router.sim.server import SimCluster
 from router.sim.venue import SimVenue
 

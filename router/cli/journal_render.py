@@ -16,24 +16,23 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from router.cli.formats import iso, plain
 from router.core.position import PositionFigures
-from router.journal.audit import (
+from router.journal.reading import seconds
+from router.journal.records import AttemptView, CloseView
+from router.journal.stats import MemoryStats
+from router.journal.timeline import (
     AttemptEntry,
     Book,
     Entry,
     FillEntry,
     HedgeEntry,
     LiquidityEventEntry,
-    MemoryStats,
     Summary,
     Timeline,
     VenueEventEntry,
     WaveEntry,
-    iso,
-    plain,
-    seconds,
 )
-from router.journal.records import AttemptView, CloseView
 
 TOP_LEVELS_SHOWN = 3
 HUNDREDTH = Decimal("0.01")

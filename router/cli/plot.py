@@ -1,6 +1,6 @@
 """A close as one picture: prices and fills, quantity out, the tier ladder and venue faults.
 
-Only the journal is read (through :func:`~router.journal.audit.close_timeline`); amounts
+Only the journal is read (through :func:`~router.journal.timeline.close_timeline`); amounts
 stay :class:`~decimal.Decimal` until they are handed to matplotlib. The figure is drawn
 on the Agg canvas, so no display is needed.
 
@@ -39,20 +39,18 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from router.journal.audit import (
-    CLOSE_PURPOSE,
+from router.cli.formats import plain
+from router.core.purpose import OWN_PURPOSES
+from router.journal.records import AttemptView, FillRecord
+from router.journal.timeline import (
     AttemptEntry,
     FillEntry,
     Timeline,
     VenueEventEntry,
     WaveEntry,
     close_timeline,
-    plain,
 )
-from router.journal.records import AttemptView, FillRecord
 
-OWN_PURPOSES = frozenset({CLOSE_PURPOSE, "net"})
-"""Orders that sell (or buy) the close's own quantity; the rest are hedge legs."""
 FAULT_COLOURS: dict[str, str] = {
     "outage": "#d62728",
     "read_failed": "#d62728",

@@ -7,24 +7,22 @@ simulator's CA. Any other host name fails to resolve, so a client wired this way
 cannot reach the real exchange.
 
 The routing itself is :mod:`router.venues.transport`, which a real venue's ``connect``
-table uses too.
+table uses too; the simulator (:mod:`router.sim`) only serves.
 """
 
 from __future__ import annotations
 
 import copy
-import ipaddress
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import ccxt.async_support
 import ccxt.pro
 
+from router.sim.endpoint import VenueEndpoint
 from router.sim.tls import SIM_HOSTS
 from router.venues.transport import HostResolver, routed_session
 
@@ -39,36 +37,6 @@ _RETRY_OPTION = "maxRetriesOnFailure"
 """ccxt option making ``fetch2`` resend a request (orders included) after a network error."""
 
 _sessions: weakref.WeakKeyDictionary[Any, aiohttp.ClientSession] = weakref.WeakKeyDictionary()
-
-
-@dataclass(frozen=True)
-class VenueEndpoint:
-    """Where a simulated venue listens and the credentials a client uses there."""
-
-    name: str
-    port: int
-    ca_cert: Path
-    api_key: str
-    secret: str
-    host: str = "127.0.0.1"
-
-    def __post_init__(self) -> None:
-        if not 0 < self.port < 65536:
-            raise ValueError(f"venue {self.name!r}: port {self.port} is out of range")
-        try:
-            address = ipaddress.ip_address(self.host)
-        except ValueError:
-            raise ValueError(
-                f"venue {self.name!r}: host must be an IP literal, got {self.host!r}"
-            ) from None
-        if not address.is_loopback:
-            raise ValueError(f"venue {self.name!r}: host {self.host} is not a loopback address")
-
-    def __repr__(self) -> str:
-        return (
-            f"VenueEndpoint(name={self.name!r}, port={self.port!r}, ca_cert={self.ca_cert!r}, "
-            f"api_key={self.api_key!r}, secret='***', host={self.host!r})"
-        )
 
 
 class LoopbackResolver(HostResolver):
