@@ -4,6 +4,7 @@ loopback, a venues file routing ccxt to it, ``router serve`` over that file."""
 from __future__ import annotations
 
 import json
+import os
 import select
 import signal
 import subprocess
@@ -13,10 +14,13 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from tests.service.conftest import READ
+from router.harness.connect import binance_client, close_client
+from router.sim.endpoint import VenueEndpoint
+from tests.service.conftest import READ, TOKENS
 
 STARTUP_S = 60.0
 ROUTER = (sys.executable, "-m", "router.cli")
@@ -124,3 +128,57 @@ class Router:
                 return body
             assert time.monotonic() < deadline, f"close {close_id} did not finish: {body}"
             time.sleep(0.2)
+
+
+async def btc_held(simulator: Simulator) -> Decimal:
+    """BTC held on every simulated venue, read through ccxt as a user would."""
+    total = Decimal(0)
+    for venue in simulator.venues:
+        exchange = binance_client(
+            VenueEndpoint(
+                venue["name"], venue["port"], simulator.ca_cert, venue["api_key"], venue["secret"]
+            )
+        )
+        try:
+            balance = await exchange.fetch_balance()
+        finally:
+            await close_client(exchange)
+        total += Decimal(str(balance["total"].get("BTC", 0)))
+    return total
+
+
+def serve_router(
+    tmp_path: Path,
+    name: str,
+    venues: Path,
+    environ: dict[str, str],
+    journal: str,
+    config_text: str,
+) -> tuple[subprocess.Popen[str], Router]:
+    """``router serve --venues`` on ``journal`` with ``config_text`` as its configuration;
+    its log goes to ``<name>.log``; returns the process and a client of its API."""
+    config = tmp_path / "router.toml"
+    config.write_text(config_text, encoding="utf-8")
+    log = tmp_path / f"{name}.log"
+    with log.open("w", encoding="utf-8") as errors:
+        process = subprocess.Popen(
+            [
+                *ROUTER,
+                "serve",
+                "--venues",
+                str(venues),
+                "--port",
+                "0",
+                "--db",
+                journal,
+                "--config",
+                str(config),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            env={**os.environ, **environ, "ROUTER_API_TOKENS": TOKENS},
+        )
+    assert process.stdout is not None
+    line = read_line(process, process.stdout, log)
+    return process, Router(line.split()[3])

@@ -7,26 +7,21 @@ meanwhile. The venues' balances show nothing was sold twice."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from router.harness.connect import binance_client, close_client
 from router.journal.records import CloseView
 from router.journal.repository import Journal
-from router.sim.endpoint import VenueEndpoint
-from tests.service.conftest import TOKENS, TRADE, Api, close_body
+from tests.service.conftest import TRADE, Api, close_body
 from tests.service.processes import (
-    ROUTER,
     Router,
-    Simulator,
-    read_line,
+    btc_held,
     running_simulator,
+    serve_router,
     stop,
     write_venues,
 )
@@ -41,52 +36,6 @@ drain_s = 60
 split_above_impact = "0"
 """
 EXIT_S = 90
-
-
-async def _btc_held(simulator: Simulator) -> Decimal:
-    total = Decimal(0)
-    for venue in simulator.venues:
-        exchange = binance_client(
-            VenueEndpoint(
-                venue["name"], venue["port"], simulator.ca_cert, venue["api_key"], venue["secret"]
-            )
-        )
-        try:
-            balance = await exchange.fetch_balance()
-        finally:
-            await close_client(exchange)
-        total += Decimal(str(balance["total"].get("BTC", 0)))
-    return total
-
-
-def _serve(
-    tmp_path: Path, name: str, venues: Path, environ: dict[str, str], journal: str
-) -> tuple[subprocess.Popen[str], Router]:
-    config = tmp_path / "router.toml"
-    config.write_text(CONFIG, encoding="utf-8")
-    log = tmp_path / f"{name}.log"
-    with log.open("w", encoding="utf-8") as errors:
-        process = subprocess.Popen(
-            [
-                *ROUTER,
-                "serve",
-                "--venues",
-                str(venues),
-                "--port",
-                "0",
-                "--db",
-                journal,
-                "--config",
-                str(config),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            text=True,
-            env={**os.environ, **environ, "ROUTER_API_TOKENS": TOKENS},
-        )
-    assert process.stdout is not None
-    line = read_line(process, process.stdout, log)
-    return process, Router(line.split()[3])
 
 
 def _poll(router: Router, close_id: str, until: Any, what: str) -> dict[str, Any]:
@@ -114,8 +63,8 @@ def test_sigterm_hands_the_running_close_over_to_the_next_router(tmp_path: Path)
     with running_simulator(tmp_path) as simulator:
         venues = tmp_path / "venues.toml"
         environ = write_venues(venues, simulator, dry_run=False)
-        held_before = asyncio.run(_btc_held(simulator))
-        first, router_a = _serve(tmp_path, "a", venues, environ, journal)
+        held_before = asyncio.run(btc_held(simulator))
+        first, router_a = serve_router(tmp_path, "a", venues, environ, journal, CONFIG)
         second = None
         try:
             accepted = router_a.call(
@@ -138,7 +87,7 @@ def test_sigterm_hands_the_running_close_over_to_the_next_router(tmp_path: Path)
             assert f"handed over close {close_id} (key drain-1" in log_a
             assert "still running after" not in log_a  # stopped at a wave's end, not cut
 
-            second, router_b = _serve(tmp_path, "b", venues, environ, journal)
+            second, router_b = serve_router(tmp_path, "b", venues, environ, journal, CONFIG)
             running = _poll(
                 router_b,
                 close_id,
@@ -152,7 +101,7 @@ def test_sigterm_hands_the_running_close_over_to_the_next_router(tmp_path: Path)
             if second is not None:
                 stop(second)
             stop(first)
-        held_after = asyncio.run(_btc_held(simulator))
+        held_after = asyncio.run(btc_held(simulator))
 
     assert body["outcome"] == "FLAT", body
     assert Decimal(body["filled"]) == Decimal(3)

@@ -6,10 +6,8 @@ balances show nothing was sold twice."""
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -19,8 +17,6 @@ from typing import Any
 import asyncpg
 import pytest
 
-from router.harness.connect import binance_client, close_client
-from router.sim.endpoint import VenueEndpoint
 from tests.journal.conftest import (
     PG_ADMIN_DATABASE,
     PG_HOST,
@@ -30,13 +26,12 @@ from tests.journal.conftest import (
     require_postgres,
     run_in_thread,
 )
-from tests.service.conftest import TOKENS, TRADE, close_body
+from tests.service.conftest import TRADE, close_body
 from tests.service.processes import (
-    ROUTER,
     Router,
-    Simulator,
-    read_line,
+    btc_held,
     running_simulator,
+    serve_router,
     stop,
     write_venues,
 )
@@ -74,52 +69,6 @@ def shared_journal() -> Iterator[str]:
         run_in_thread(lambda: _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-async def _btc_held(simulator: Simulator) -> Decimal:
-    total = Decimal(0)
-    for venue in simulator.venues:
-        exchange = binance_client(
-            VenueEndpoint(
-                venue["name"], venue["port"], simulator.ca_cert, venue["api_key"], venue["secret"]
-            )
-        )
-        try:
-            balance = await exchange.fetch_balance()
-        finally:
-            await close_client(exchange)
-        total += Decimal(str(balance["total"].get("BTC", 0)))
-    return total
-
-
-def _serve(
-    tmp_path: Path, name: str, venues: Path, environ: dict[str, str], journal: str
-) -> tuple[subprocess.Popen[str], Router]:
-    config = tmp_path / "router.toml"
-    config.write_text(CONFIG, encoding="utf-8")
-    log = tmp_path / f"{name}.log"
-    with log.open("w", encoding="utf-8") as errors:
-        process = subprocess.Popen(
-            [
-                *ROUTER,
-                "serve",
-                "--venues",
-                str(venues),
-                "--port",
-                "0",
-                "--db",
-                journal,
-                "--config",
-                str(config),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            text=True,
-            env={**os.environ, **environ, "ROUTER_API_TOKENS": TOKENS},
-        )
-    assert process.stdout is not None
-    line = read_line(process, process.stdout, log)
-    return process, Router(line.split()[3])
-
-
 @pytest.mark.timeout(300)
 def test_the_second_router_takes_over_a_close_whose_router_was_killed(
     tmp_path: Path, shared_journal: str
@@ -127,9 +76,9 @@ def test_the_second_router_takes_over_a_close_whose_router_was_killed(
     with running_simulator(tmp_path) as simulator:
         venues = tmp_path / "venues.toml"
         environ = write_venues(venues, simulator, dry_run=False)
-        held_before = asyncio.run(_btc_held(simulator))
-        first, router_a = _serve(tmp_path, "a", venues, environ, shared_journal)
-        second, router_b = _serve(tmp_path, "b", venues, environ, shared_journal)
+        held_before = asyncio.run(btc_held(simulator))
+        first, router_a = serve_router(tmp_path, "a", venues, environ, shared_journal, CONFIG)
+        second, router_b = serve_router(tmp_path, "b", venues, environ, shared_journal, CONFIG)
         try:
             accepted = router_a.call(
                 "POST",
@@ -145,7 +94,7 @@ def test_the_second_router_takes_over_a_close_whose_router_was_killed(
         finally:
             stop(second)
             stop(first)
-        held_after = asyncio.run(_btc_held(simulator))
+        held_after = asyncio.run(btc_held(simulator))
 
     assert body["outcome"] == "FLAT", body
     assert Decimal(body["filled"]) == Decimal(2)
